@@ -1,0 +1,42 @@
+#pragma once
+// Method + path -> response. Knows the three endpoints, not how tokens are made.
+
+#include <boost/beast/http/message.hpp>
+#include <boost/beast/http/string_body.hpp>
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+
+#include "keys/key_set.h"
+#include "mint/errors.h"
+#include "mint/mint.h"
+
+namespace macp::http {
+
+using Request = boost::beast::http::request<boost::beast::http::string_body>;
+using Response = boost::beast::http::response<boost::beast::http::string_body>;
+
+// Seconds since the Unix epoch; injected so tests can fix the time.
+using Clock = std::function<std::int64_t()>;
+std::int64_t system_clock_seconds();
+
+class Router {
+ public:
+  Router(mint::Minter minter, std::shared_ptr<const keys::KeySet> keys, Clock clock);
+
+  Response handle(const Request& request) const;
+
+  // An error response in the contract's shape, for errors found before routing too.
+  static Response error(mint::ApiError error, unsigned version, bool keep_alive);
+
+ private:
+  mint::Minter minter_;
+  std::shared_ptr<const keys::KeySet> keys_;
+  Clock clock_;
+};
+
+// application/json, optionally with parameters; a charset, if given, must be UTF-8.
+bool is_json_content_type(std::string_view value);
+
+}  // namespace macp::http

@@ -1,0 +1,132 @@
+#include "json/strict_json.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <limits>
+#include <optional>
+#include <utility>
+#include <vector>
+
+namespace macp::json {
+namespace {
+
+// Builds an ordered_json DOM from SAX events and refuses what JSON.parse would
+// silently accept: duplicated keys and unbounded nesting.
+class StrictDomBuilder {
+ public:
+  explicit StrictDomBuilder(std::size_t max_depth) : max_depth_(max_depth) {}
+
+  bool null() { return add(nullptr); }
+  bool boolean(bool v) { return add(v); }
+  bool number_integer(Json::number_integer_t v) { return add(v); }
+  bool number_unsigned(Json::number_unsigned_t v) { return add(v); }
+  bool number_float(Json::number_float_t v, const Json::string_t& /*text*/) { return add(integral_or_float(v)); }
+  bool string(Json::string_t& v) { return add(std::move(v)); }
+  bool binary(Json::binary_t& /*v*/) { return fail(ParseError::kSyntax); }
+
+  bool start_object(std::size_t /*size*/) { return open(Json::value_t::object); }
+  bool start_array(std::size_t /*size*/) { return open(Json::value_t::array); }
+  bool key(Json::string_t& k) {
+    key_ = std::move(k);
+    return true;
+  }
+  bool end_object() {
+    if (has_duplicate_key(stack_.back()->get_ref<const Json::object_t&>())) return fail(ParseError::kDuplicateKey);
+    stack_.pop_back();
+    return true;
+  }
+  bool end_array() {
+    stack_.pop_back();
+    return true;
+  }
+  bool parse_error(std::size_t /*pos*/, const std::string& /*token*/, const nlohmann::detail::exception& /*e*/) {
+    return fail(ParseError::kSyntax);
+  }
+
+  Json take_root() { return std::move(root_); }
+  ParseError error() const { return error_.value_or(ParseError::kSyntax); }
+
+ private:
+  static Json integral_or_float(double v) {
+    constexpr double kTwo63 = 9223372036854775808.0;
+    if (std::isfinite(v) && std::trunc(v) == v && v >= -kTwo63 && v < kTwo63) {
+      return Json(static_cast<std::int64_t>(v));
+    }
+    if (std::isfinite(v) && std::trunc(v) == v && v >= kTwo63 && v < 2 * kTwo63) {
+      return Json(static_cast<std::uint64_t>(v));
+    }
+    return Json(v);
+  }
+
+  static bool has_duplicate_key(const Json::object_t& object) {
+    if (object.size() < 2) return false;
+    std::vector<std::string_view> keys;
+    keys.reserve(object.size());
+    for (const auto& member : object) keys.emplace_back(member.first);
+    std::sort(keys.begin(), keys.end());
+    return std::adjacent_find(keys.begin(), keys.end()) != keys.end();
+  }
+
+  bool fail(ParseError e) {
+    if (!error_) error_ = e;
+    return false;
+  }
+
+  bool open(Json::value_t type) {
+    if (stack_.size() >= max_depth_) return fail(ParseError::kTooDeep);
+    Json* node = add_node(Json(type));
+    stack_.push_back(node);
+    return true;
+  }
+
+  template <class V>
+  bool add(V&& v) {
+    add_node(Json(std::forward<V>(v)));
+    return true;
+  }
+
+  // The parent never grows while a child is open, so pointers on the stack stay valid.
+  Json* add_node(Json&& value) {
+    if (stack_.empty()) {
+      root_ = std::move(value);
+      return &root_;
+    }
+    Json& parent = *stack_.back();
+    if (parent.is_array()) {
+      auto& array = parent.get_ref<Json::array_t&>();
+      array.push_back(std::move(value));
+      return &array.back();
+    }
+    // Append without the ordered_map's linear search; duplicates are found at end_object.
+    auto& members = static_cast<Json::object_t::Container&>(parent.get_ref<Json::object_t&>());
+    members.emplace_back(std::move(key_), std::move(value));
+    return &members.back().second;
+  }
+
+  std::size_t max_depth_;
+  Json root_;
+  std::vector<Json*> stack_;
+  std::string key_;
+  std::optional<ParseError> error_;
+};
+
+}  // namespace
+
+Result<Json, ParseError> parse_strict(std::string_view text, std::size_t max_depth) {
+  StrictDomBuilder builder(max_depth);
+  const bool ok = Json::sax_parse(text.begin(), text.end(), &builder, nlohmann::json::input_format_t::json,
+                                  /*strict=*/true, /*ignore_comments=*/false);
+  if (!ok) return Failure{builder.error()};
+  return builder.take_root();
+}
+
+std::string dump(const Json& value) {
+  return value.dump(-1, ' ', /*ensure_ascii=*/false, nlohmann::json::error_handler_t::strict);
+}
+
+void append_string_literal(std::string& out, std::string_view utf8) {
+  out += Json(utf8).dump(-1, ' ', /*ensure_ascii=*/false, nlohmann::json::error_handler_t::strict);
+}
+
+}  // namespace macp::json

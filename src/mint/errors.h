@@ -1,0 +1,36 @@
+#pragma once
+// The service's error table: every error a client can see, with its status and message.
+
+#include <string>
+#include <string_view>
+
+namespace macp::mint {
+
+enum class ApiError {
+  kInvalidJson,
+  kSenderRequired,
+  kScopesNotObject,
+  kScopeCanStartSessions,
+  kScopeIsObserver,
+  kScopeCanManageModeRegistry,
+  kScopeAllowedModes,
+  kScopeMaxOpenSessions,
+  kTtlNotPositive,
+  kBadRequest,
+  kNotFound,
+  kMethodNotAllowed,
+  kBodyTooLarge,
+  kUnsupportedMediaType,
+  kHeadersTooLarge,
+  kInternal,
+};
+
+struct ErrorInfo {
+  unsigned status;
+  std::string_view message;
+  std::string_view body;  // {"error":"<message>"}
+};
+
+const ErrorInfo& describe(ApiError error);
+
+}  // namespace macp::mint

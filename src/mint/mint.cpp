@@ -1,0 +1,192 @@
+#include "mint/mint.h"
+
+#include <array>
+#include <cmath>
+#include <cstdio>
+#include <utility>
+
+#include "jose/base64url.h"
+#include "jose/jws.h"
+
+namespace macp::mint {
+namespace {
+
+using json::Json;
+
+// JavaScript's String.prototype.trim() whitespace: a sender made only of these is empty.
+bool is_js_whitespace(char32_t c) {
+  return (c >= 0x09 && c <= 0x0D) || c == 0x20 || c == 0xA0 || c == 0x1680 || (c >= 0x2000 && c <= 0x200A) ||
+         c == 0x2028 || c == 0x2029 || c == 0x202F || c == 0x205F || c == 0x3000 || c == 0xFEFF;
+}
+
+// `text` is valid UTF-8 (the parser checked it).
+bool is_blank(std::string_view text) {
+  for (std::size_t i = 0; i < text.size();) {
+    const auto lead = static_cast<unsigned char>(text[i]);
+    const std::size_t len = lead < 0x80 ? 1 : lead < 0xE0 ? 2 : lead < 0xF0 ? 3 : 4;
+    char32_t c = len == 1 ? lead : lead & (0x7F >> len);
+    for (std::size_t k = 1; k < len && i + k < text.size(); ++k) {
+      c = (c << 6) | (static_cast<unsigned char>(text[i + k]) & 0x3F);
+    }
+    if (!is_js_whitespace(c)) return false;
+    i += len;
+  }
+  return true;
+}
+
+bool is_nullable_bool(const Json& v) { return v.is_null() || v.is_boolean(); }
+
+bool is_nullable_string_array(const Json& v) {
+  if (v.is_null()) return true;
+  if (!v.is_array()) return false;
+  for (const auto& item : v) {
+    if (!item.is_string()) return false;
+  }
+  return true;
+}
+
+// Integral floats were already turned into integers by the parser (3.0 -> 3).
+bool is_nullable_safe_count(const Json& v) {
+  if (v.is_null()) return true;
+  if (v.is_number_unsigned()) return v.get<std::uint64_t>() <= static_cast<std::uint64_t>(kMaxSafeInteger);
+  if (v.is_number_integer()) {
+    const auto n = v.get<std::int64_t>();
+    return n >= 0 && n <= kMaxSafeInteger;
+  }
+  return false;
+}
+
+// The scopes fields the runtime deserializes with fixed types.
+struct RuntimeScope {
+  std::string_view name;
+  bool (*valid)(const Json&);
+  ApiError error;
+};
+
+constexpr std::array kRuntimeScopes{
+    RuntimeScope{"can_start_sessions", is_nullable_bool, ApiError::kScopeCanStartSessions},
+    RuntimeScope{"is_observer", is_nullable_bool, ApiError::kScopeIsObserver},
+    RuntimeScope{"allowed_modes", is_nullable_string_array, ApiError::kScopeAllowedModes},
+    RuntimeScope{"max_open_sessions", is_nullable_safe_count, ApiError::kScopeMaxOpenSessions},
+    RuntimeScope{"can_manage_mode_registry", is_nullable_bool, ApiError::kScopeCanManageModeRegistry},
+};
+
+std::optional<ApiError> check_scopes(const Json& scopes) {
+  for (const auto& member : scopes.items()) {
+    for (const auto& field : kRuntimeScopes) {
+      if (member.key() == field.name && !field.valid(member.value())) return field.error;
+    }
+  }
+  return std::nullopt;
+}
+
+// Omitted or null: the default. Otherwise a positive finite number, rounded up, then clamped.
+Result<std::int64_t, ApiError> effective_ttl(const Json* requested, const TtlPolicy& policy) {
+  std::int64_t ttl = policy.default_seconds;
+  if (requested != nullptr && !requested->is_null()) {
+    if (!requested->is_number()) return Failure{ApiError::kTtlNotPositive};
+    if (requested->is_number_float()) {
+      const double d = requested->get<double>();
+      if (!std::isfinite(d) || d <= 0) return Failure{ApiError::kTtlNotPositive};
+      const double up = std::ceil(d);
+      ttl = up >= static_cast<double>(policy.max_seconds) ? policy.max_seconds : static_cast<std::int64_t>(up);
+    } else if (requested->is_number_unsigned()) {
+      const auto n = requested->get<std::uint64_t>();
+      if (n == 0) return Failure{ApiError::kTtlNotPositive};
+      ttl = n >= static_cast<std::uint64_t>(policy.max_seconds) ? policy.max_seconds : static_cast<std::int64_t>(n);
+    } else {
+      const auto n = requested->get<std::int64_t>();
+      if (n <= 0) return Failure{ApiError::kTtlNotPositive};
+      ttl = n;
+    }
+  }
+  return std::min(ttl, policy.max_seconds);
+}
+
+const Json* find_member(const Json& object, std::string_view name) {
+  const auto it = object.find(name);
+  return it == object.end() ? nullptr : &*it;
+}
+
+void append_integer(std::string& out, std::int64_t n) {
+  std::array<char, 24> buf{};
+  const int len = std::snprintf(buf.data(), buf.size(), "%lld", static_cast<long long>(n));
+  out.append(buf.data(), static_cast<std::size_t>(len));
+}
+
+}  // namespace
+
+Result<MintRequest, ApiError> parse_mint_request(std::string_view body, const TtlPolicy& ttl_policy) {
+  if (body.find_first_not_of(" \t\r\n") == std::string_view::npos) return Failure{ApiError::kSenderRequired};
+  auto parsed = json::parse_strict(body);
+  if (!parsed) return Failure{ApiError::kInvalidJson};
+  Json& doc = parsed.value();
+  if (!doc.is_object()) return Failure{ApiError::kSenderRequired};
+
+  const Json* sender = find_member(doc, "sender");
+  if (sender == nullptr || !sender->is_string() || is_blank(sender->get_ref<const std::string&>())) {
+    return Failure{ApiError::kSenderRequired};
+  }
+  Json scopes = Json::object();
+  if (const Json* given = find_member(doc, "scopes")) {
+    if (!given->is_object()) return Failure{ApiError::kScopesNotObject};
+    if (auto error = check_scopes(*given)) return Failure{*error};
+    scopes = std::move(doc["scopes"]);
+  }
+  auto ttl = effective_ttl(find_member(doc, "ttl_seconds"), ttl_policy);
+  if (!ttl) return Failure{ttl.error()};
+  return MintRequest{std::move(doc["sender"].get_ref<std::string&>()), std::move(scopes), ttl.value()};
+}
+
+std::optional<std::string> sign_compact(const keys::SigningKey& key, std::string_view payload) {
+  std::string token;
+  token.reserve(key.header_b64.size() + jose::base64url_length(payload.size()) + 2 + 344);
+  token += key.header_b64;
+  token += '.';
+  jose::base64url_append(token, payload);
+  const auto signature = jose::sign(key.alg, key.key.get(), token);
+  if (!signature) return std::nullopt;
+  token += '.';
+  jose::base64url_append(token, *signature);
+  return token;
+}
+
+Minter::Minter(const config::Config& config)
+    : ttl_{config.default_ttl_seconds, config.max_ttl_seconds} {
+  iss_aud_ = ",\"iss\":";
+  json::append_string_literal(iss_aud_, config.issuer);
+  iss_aud_ += ",\"aud\":";
+  json::append_string_literal(iss_aud_, config.audience);
+}
+
+std::string Minter::encode_claims(const MintRequest& request, std::int64_t now) const {
+  std::string payload = "{\"macp_scopes\":";
+  payload += json::dump(request.scopes);
+  payload += ",\"iat\":";
+  append_integer(payload, now);
+  payload += ",\"exp\":";
+  append_integer(payload, now + request.ttl_seconds);
+  payload += iss_aud_;
+  payload += ",\"sub\":";
+  json::append_string_literal(payload, request.sender);
+  payload += '}';
+  return payload;
+}
+
+Result<std::string, ApiError> Minter::mint(const keys::KeySet& keys, std::int64_t now, std::string_view body) const {
+  auto request = parse_mint_request(body, ttl_);
+  if (!request) return Failure{request.error()};
+  const auto token = sign_compact(keys.signer(), encode_claims(*request, now));
+  if (!token) return Failure{ApiError::kInternal};
+
+  std::string response = "{\"token\":\"";
+  response += *token;
+  response += "\",\"sender\":";
+  json::append_string_literal(response, request->sender);
+  response += ",\"expires_in_seconds\":";
+  append_integer(response, request->ttl_seconds);
+  response += '}';
+  return response;
+}
+
+}  // namespace macp::mint
