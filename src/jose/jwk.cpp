@@ -78,12 +78,20 @@ Result<EvpPkeyPtr> key_from_params(const char* type, OSSL_PARAM_BLD* bld, int se
   return EvpPkeyPtr(raw);
 }
 
-bool push_bn(OSSL_PARAM_BLD* bld, const char* name, std::string& bytes) {
-  BignumPtr bn(BN_bin2bn(reinterpret_cast<const unsigned char*>(bytes.data()), static_cast<int>(bytes.size()),
-                         nullptr));
-  cleanse(bytes);
-  return bn && OSSL_PARAM_BLD_push_BN(bld, name, bn.get()) == 1;
-}
+// OSSL_PARAM_BLD keeps a pointer to each BIGNUM until to_param, so the builder owns them too.
+struct ParamBuilder {
+  ParamBldPtr bld{OSSL_PARAM_BLD_new()};
+  std::vector<BignumPtr> numbers;
+
+  bool push_bn(const char* name, std::string& bytes) {
+    BignumPtr bn(BN_bin2bn(reinterpret_cast<const unsigned char*>(bytes.data()), static_cast<int>(bytes.size()),
+                           nullptr));
+    cleanse(bytes);
+    if (!bn || OSSL_PARAM_BLD_push_BN(bld.get(), name, bn.get()) != 1) return false;
+    numbers.push_back(std::move(bn));
+    return true;
+  }
+};
 
 Result<EvpPkeyPtr> rsa_key(const Json& jwk, bool with_private) {
   struct Member {
@@ -98,8 +106,8 @@ Result<EvpPkeyPtr> rsa_key(const Json& jwk, bool with_private) {
                                                {"qi", OSSL_PKEY_PARAM_RSA_COEFFICIENT1}}};
   if (with_private && jwk.contains("oth")) return fail("multi-prime RSA keys (\"oth\") are not supported");
 
-  ParamBldPtr bld(OSSL_PARAM_BLD_new());
-  if (!bld) return fail("out of memory");
+  ParamBuilder builder;
+  if (!builder.bld) return fail("out of memory");
   std::vector<Member> members(kPublic.begin(), kPublic.end());
   if (with_private) {
     members.push_back({"d", OSSL_PKEY_PARAM_RSA_D});
@@ -113,9 +121,9 @@ Result<EvpPkeyPtr> rsa_key(const Json& jwk, bool with_private) {
   for (const auto& m : members) {
     auto bytes = member_bytes(jwk, m.jwk_name);
     if (!bytes) return fail(bytes.error());
-    if (!push_bn(bld.get(), m.ossl_name, bytes.value())) return fail("out of memory");
+    if (!builder.push_bn(m.ossl_name, bytes.value())) return fail("out of memory");
   }
-  auto key = key_from_params("RSA", bld.get(), with_private ? EVP_PKEY_KEYPAIR : EVP_PKEY_PUBLIC_KEY);
+  auto key = key_from_params("RSA", builder.bld.get(), with_private ? EVP_PKEY_KEYPAIR : EVP_PKEY_PUBLIC_KEY);
   if (!key) return key;
   const int bits = EVP_PKEY_get_bits(key->get());
   if (bits < kMinRsaBits) {
@@ -138,9 +146,10 @@ Result<EvpPkeyPtr> ec_key(const Json& jwk, bool with_private) {
   }
   std::string point = "\x04" + *x + *y;  // SEC1 uncompressed point
 
-  ParamBldPtr bld(OSSL_PARAM_BLD_new());
-  if (!bld || OSSL_PARAM_BLD_push_utf8_string(bld.get(), OSSL_PKEY_PARAM_GROUP_NAME, kP256GroupName.data(), 0) != 1 ||
-      OSSL_PARAM_BLD_push_octet_string(bld.get(), OSSL_PKEY_PARAM_PUB_KEY, point.data(), point.size()) != 1) {
+  ParamBuilder builder;
+  if (!builder.bld ||
+      OSSL_PARAM_BLD_push_utf8_string(builder.bld.get(), OSSL_PKEY_PARAM_GROUP_NAME, kP256GroupName.data(), 0) != 1 ||
+      OSSL_PARAM_BLD_push_octet_string(builder.bld.get(), OSSL_PKEY_PARAM_PUB_KEY, point.data(), point.size()) != 1) {
     return fail("out of memory");
   }
   if (with_private) {
@@ -150,9 +159,9 @@ Result<EvpPkeyPtr> ec_key(const Json& jwk, bool with_private) {
       cleanse(d.value());
       return fail("the EC JWK's \"d\" must be 32 bytes");
     }
-    if (!push_bn(bld.get(), OSSL_PKEY_PARAM_PRIV_KEY, d.value())) return fail("out of memory");
+    if (!builder.push_bn(OSSL_PKEY_PARAM_PRIV_KEY, d.value())) return fail("out of memory");
   }
-  auto key = key_from_params("EC", bld.get(), with_private ? EVP_PKEY_KEYPAIR : EVP_PKEY_PUBLIC_KEY);
+  auto key = key_from_params("EC", builder.bld.get(), with_private ? EVP_PKEY_KEYPAIR : EVP_PKEY_PUBLIC_KEY);
   if (!key) return key;
   EvpPkeyCtxPtr check(EVP_PKEY_CTX_new_from_pkey(nullptr, key->get(), nullptr));
   if (!check || EVP_PKEY_public_check(check.get()) != 1) return fail("the EC JWK's point is not on P-256");

@@ -45,9 +45,12 @@ std::optional<std::string> raw_to_der(std::string_view raw) {
   return der;
 }
 
+bool key_fits(Alg alg, EVP_PKEY* key) { return EVP_PKEY_is_a(key, alg == Alg::RS256 ? "RSA" : "EC") == 1; }
+
 }  // namespace
 
 std::optional<std::string> sign(Alg alg, EVP_PKEY* key, std::string_view signing_input) {
+  if (!key_fits(alg, key)) return std::nullopt;
   EvpMdCtxPtr ctx(EVP_MD_CTX_new());
   if (!ctx || EVP_DigestSignInit_ex(ctx.get(), nullptr, "SHA256", nullptr, nullptr, key, nullptr) != 1) {
     return std::nullopt;
@@ -71,6 +74,7 @@ std::optional<std::string> sign(Alg alg, EVP_PKEY* key, std::string_view signing
 }
 
 bool verify(Alg alg, EVP_PKEY* key, std::string_view signing_input, std::string_view signature) {
+  if (!key_fits(alg, key)) return false;
   std::string der;
   if (alg == Alg::ES256) {
     auto converted = raw_to_der(signature);

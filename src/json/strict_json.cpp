@@ -1,6 +1,7 @@
 #include "json/strict_json.h"
 
 #include <algorithm>
+#include <cstdlib>
 #include <cmath>
 #include <cstdint>
 #include <limits>
@@ -11,17 +12,79 @@
 namespace macp::json {
 namespace {
 
+// nlohmann refuses a number that overflows a double; JSON.parse reads it as ±Infinity.
+struct Overflow {
+  std::size_t ordinal;  // among the document's number tokens
+  bool negative;
+};
+
+bool is_json_number(std::string_view t) {
+  std::size_t i = 0;
+  const auto digits = [&] {
+    const std::size_t start = i;
+    while (i < t.size() && t[i] >= '0' && t[i] <= '9') ++i;
+    return i > start;
+  };
+  if (i < t.size() && t[i] == '-') ++i;
+  if (i < t.size() && t[i] == '0') {
+    ++i;
+  } else if (!digits()) {
+    return false;
+  }
+  if (i < t.size() && t[i] == '.' && (++i, !digits())) return false;
+  if (i < t.size() && (t[i] == 'e' || t[i] == 'E')) {
+    ++i;
+    if (i < t.size() && (t[i] == '+' || t[i] == '-')) ++i;
+    if (!digits()) return false;
+  }
+  return i == t.size();
+}
+
+// Copies `text` with every overflowing number token replaced by 0, and says which ones they were.
+std::vector<Overflow> replace_overflows(std::string_view text, std::string& out) {
+  std::vector<Overflow> found;
+  std::size_t ordinal = 0;
+  out.reserve(text.size());
+  for (std::size_t i = 0; i < text.size();) {
+    const char c = text[i];
+    if (c == '"') {  // copy a string as is, escapes included
+      std::size_t j = i + 1;
+      while (j < text.size() && text[j] != '"') j += text[j] == '\\' ? 2 : 1;
+      j = std::min(j + 1, text.size());
+      out.append(text.substr(i, j - i));
+      i = j;
+    } else if (c == '-' || (c >= '0' && c <= '9')) {
+      std::size_t j = i;
+      while (j < text.size() && std::string_view("+-0123456789.eE").find(text[j]) != std::string_view::npos) ++j;
+      const std::string token(text.substr(i, j - i));
+      if (is_json_number(token) && std::isinf(std::strtod(token.c_str(), nullptr))) {
+        found.push_back({ordinal, c == '-'});
+        out += '0';
+      } else {
+        out += token;
+      }
+      ++ordinal;
+      i = j;
+    } else {
+      out += c;
+      ++i;
+    }
+  }
+  return found;
+}
+
 // Builds an ordered_json DOM from SAX events and refuses what JSON.parse would
 // silently accept: duplicated keys and unbounded nesting.
 class StrictDomBuilder {
  public:
-  explicit StrictDomBuilder(std::size_t max_depth) : max_depth_(max_depth) {}
+  explicit StrictDomBuilder(std::size_t max_depth, std::vector<Overflow> overflows = {})
+      : max_depth_(max_depth), overflows_(std::move(overflows)) {}
 
   bool null() { return add(nullptr); }
   bool boolean(bool v) { return add(v); }
-  bool number_integer(Json::number_integer_t v) { return add(v); }
-  bool number_unsigned(Json::number_unsigned_t v) { return add(v); }
-  bool number_float(Json::number_float_t v, const Json::string_t& /*text*/) { return add(integral_or_float(v)); }
+  bool number_integer(Json::number_integer_t v) { return number(Json(v)); }
+  bool number_unsigned(Json::number_unsigned_t v) { return number(Json(v)); }
+  bool number_float(Json::number_float_t v, const Json::string_t& /*text*/) { return number(integral_or_float(v)); }
   bool string(Json::string_t& v) { return add(std::move(v)); }
   bool binary(Json::binary_t& /*v*/) { return fail(ParseError::kSyntax); }
 
@@ -40,14 +103,28 @@ class StrictDomBuilder {
     stack_.pop_back();
     return true;
   }
-  bool parse_error(std::size_t /*pos*/, const std::string& /*token*/, const nlohmann::detail::exception& /*e*/) {
+  bool parse_error(std::size_t /*pos*/, const std::string& /*token*/, const nlohmann::detail::exception& e) {
+    constexpr int kNumberOverflow = 406;
+    number_overflowed_ = e.id == kNumberOverflow;
     return fail(ParseError::kSyntax);
   }
 
   Json take_root() { return std::move(root_); }
   ParseError error() const { return error_.value_or(ParseError::kSyntax); }
+  bool number_overflowed() const { return number_overflowed_; }
 
  private:
+  bool number(Json&& value) {
+    const std::size_t ordinal = numbers_seen_++;
+    for (const auto& o : overflows_) {
+      if (o.ordinal == ordinal) {
+        value = o.negative ? -std::numeric_limits<double>::infinity() : std::numeric_limits<double>::infinity();
+      }
+    }
+    add_node(std::move(value));
+    return true;
+  }
+
   static Json integral_or_float(double v) {
     constexpr double kTwo63 = 9223372036854775808.0;
     if (std::isfinite(v) && std::trunc(v) == v && v >= -kTwo63 && v < kTwo63) {
@@ -109,16 +186,23 @@ class StrictDomBuilder {
   std::vector<Json*> stack_;
   std::string key_;
   std::optional<ParseError> error_;
+  std::vector<Overflow> overflows_;
+  std::size_t numbers_seen_ = 0;
+  bool number_overflowed_ = false;
 };
 
 }  // namespace
 
 Result<Json, ParseError> parse_strict(std::string_view text, std::size_t max_depth) {
   StrictDomBuilder builder(max_depth);
-  const bool ok = Json::sax_parse(text.begin(), text.end(), &builder, nlohmann::json::input_format_t::json,
-                                  /*strict=*/true, /*ignore_comments=*/false);
-  if (!ok) return Failure{builder.error()};
-  return builder.take_root();
+  if (Json::sax_parse(text.begin(), text.end(), &builder)) return builder.take_root();
+  if (!builder.number_overflowed()) return Failure{builder.error()};
+  // Rare path: parse again with the overflowing numbers marked, to read them as infinities.
+  std::string rewritten;
+  auto overflows = replace_overflows(text, rewritten);
+  StrictDomBuilder again(max_depth, std::move(overflows));
+  if (Json::sax_parse(rewritten.begin(), rewritten.end(), &again)) return again.take_root();
+  return Failure{again.error()};
 }
 
 std::string dump(const Json& value) {

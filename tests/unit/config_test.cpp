@@ -1,0 +1,87 @@
+#include "config/config.h"
+
+#include <gtest/gtest.h>
+
+#include <map>
+#include <string>
+
+namespace macp::config {
+namespace {
+
+Result<Config> load(const std::map<std::string, std::string>& env) {
+  return load_config([&env](const char* name) -> const char* {
+    const auto it = env.find(name);
+    return it == env.end() ? nullptr : it->second.c_str();
+  });
+}
+
+TEST(Config, DefaultsMatchTheContract) {
+  auto config = load({});
+  ASSERT_TRUE(config);
+  EXPECT_EQ(config->port, 3200);
+  EXPECT_EQ(config->bind_addr, "127.0.0.1");
+  EXPECT_EQ(config->issuer, "macp-auth-service");
+  EXPECT_EQ(config->audience, "macp-runtime");
+  EXPECT_EQ(config->max_ttl_seconds, 3600);
+  EXPECT_EQ(config->default_ttl_seconds, 300);
+  EXPECT_FALSE(config->signing_alg);
+  EXPECT_FALSE(config->signing_key_json);
+}
+
+TEST(Config, ReadsEveryVariable) {
+  auto config = load({{"PORT", "0"},
+                      {"MACP_AUTH_BIND_ADDR", "::"},
+                      {"MACP_AUTH_ISSUER", "auth.example.com"},
+                      {"MACP_AUTH_AUDIENCE", "rt"},
+                      {"MACP_AUTH_MAX_TTL_SECONDS", "60"},
+                      {"MACP_AUTH_DEFAULT_TTL_SECONDS", "30"},
+                      {"MACP_AUTH_SIGNING_ALG", "ES256"},
+                      {"MACP_AUTH_SIGNING_KEY_JSON", "{}"}});
+  ASSERT_TRUE(config);
+  EXPECT_EQ(config->port, 0);
+  EXPECT_EQ(config->bind_addr, "::");
+  EXPECT_EQ(config->issuer, "auth.example.com");
+  EXPECT_EQ(config->audience, "rt");
+  EXPECT_EQ(config->max_ttl_seconds, 60);
+  EXPECT_EQ(config->default_ttl_seconds, 30);
+  EXPECT_EQ(config->signing_alg, jose::Alg::ES256);
+  EXPECT_EQ(config->signing_key_json, "{}");
+  EXPECT_EQ(load({{"PORT", "65535"}})->port, 65535);
+}
+
+struct BadValue {
+  const char* name;
+  const char* value;
+};
+
+class ConfigRefuses : public testing::TestWithParam<BadValue> {};
+
+TEST_P(ConfigRefuses, WithOneLineNamingTheVariable) {
+  auto config = load({{GetParam().name, GetParam().value}});
+  ASSERT_FALSE(config);
+  EXPECT_NE(config.error().find(GetParam().name), std::string::npos) << config.error();
+  EXPECT_EQ(config.error().find('\n'), std::string::npos);
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Values, ConfigRefuses,
+    testing::Values(BadValue{"PORT", "abc"}, BadValue{"PORT", "-1"}, BadValue{"PORT", "65536"}, BadValue{"PORT", ""},
+                    BadValue{"PORT", " 80"}, BadValue{"PORT", "80 "}, BadValue{"PORT", "+80"}, BadValue{"PORT", "8e1"},
+                    BadValue{"MACP_AUTH_BIND_ADDR", "localhost"}, BadValue{"MACP_AUTH_BIND_ADDR", "1.2.3"},
+                    BadValue{"MACP_AUTH_ISSUER", ""}, BadValue{"MACP_AUTH_AUDIENCE", ""},
+                    BadValue{"MACP_AUTH_MAX_TTL_SECONDS", "-5"}, BadValue{"MACP_AUTH_MAX_TTL_SECONDS", "1h"},
+                    BadValue{"MACP_AUTH_MAX_TTL_SECONDS", "0"}, BadValue{"MACP_AUTH_MAX_TTL_SECONDS", "1.5"},
+                    BadValue{"MACP_AUTH_MAX_TTL_SECONDS", "2147483648"},
+                    BadValue{"MACP_AUTH_MAX_TTL_SECONDS", "99999999999999999999999"},
+                    BadValue{"MACP_AUTH_DEFAULT_TTL_SECONDS", "-5"}, BadValue{"MACP_AUTH_DEFAULT_TTL_SECONDS", "1h"},
+                    BadValue{"MACP_AUTH_SIGNING_ALG", "HS256"}, BadValue{"MACP_AUTH_SIGNING_ALG", "rs256"},
+                    BadValue{"MACP_AUTH_SIGNING_ALG", "none"}, BadValue{"MACP_AUTH_SIGNING_KEY_JSON", ""}));
+
+TEST(Config, NeverEchoesTheSigningKey) {
+  auto config = load({{"MACP_AUTH_SIGNING_KEY_JSON", ""}, {"PORT", "80"}});
+  ASSERT_FALSE(config);
+  EXPECT_EQ(config.error(), "MACP_AUTH_SIGNING_KEY_JSON is set but empty");
+}
+
+}  // namespace
+}  // namespace macp::config

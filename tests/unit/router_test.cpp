@@ -1,0 +1,127 @@
+#include "http/router.h"
+
+#include <boost/beast/http/field.hpp>
+#include <gtest/gtest.h>
+
+#include "test_keys.h"
+
+namespace macp::http {
+namespace {
+
+namespace bhttp = boost::beast::http;
+using json::Json;
+
+class RouterTest : public testing::Test {
+ protected:
+  RouterTest() : router_(mint::Minter(config::Config{}), make_keys(), [] { return std::int64_t{1713800000}; }) {}
+
+  static std::shared_ptr<const keys::KeySet> make_keys() {
+    auto loaded = keys::load_signing_key(testing_keys::ec_jwk(), std::nullopt);
+    std::vector<keys::SigningKey> list;
+    list.push_back(std::move(loaded->key));
+    return keys::KeySet::make(std::move(list));
+  }
+
+  Response send(bhttp::verb method, std::string_view target, std::string body = {},
+                std::string_view content_type = "application/json") const {
+    Request req{method, target, 11};
+    if (!content_type.empty()) req.set(bhttp::field::content_type, content_type);
+    req.body() = std::move(body);
+    req.prepare_payload();
+    return router_.handle(req);
+  }
+
+  static void expect_error(const Response& res, unsigned status, std::string_view message) {
+    EXPECT_EQ(res.result_int(), status);
+    EXPECT_EQ(res[bhttp::field::content_type], "application/json");
+    EXPECT_EQ(Json::parse(res.body()), Json({{"error", message}}));
+  }
+
+  Router router_;
+};
+
+TEST_F(RouterTest, Health) {
+  const auto res = send(bhttp::verb::get, "/healthz");
+  EXPECT_EQ(res.result_int(), 200U);
+  EXPECT_EQ(res.body(), R"({"ok":true})");
+  EXPECT_EQ(res[bhttp::field::content_type], "application/json");
+}
+
+TEST_F(RouterTest, JwksIsTheKeySetsDocument) {
+  const auto res = send(bhttp::verb::get, "/.well-known/jwks.json");
+  EXPECT_EQ(res.result_int(), 200U);
+  EXPECT_EQ(Json::parse(res.body())["keys"][0]["kid"], "ec-test");
+  const auto head = send(bhttp::verb::head, "/.well-known/jwks.json");
+  EXPECT_EQ(head.result_int(), 200U);
+  EXPECT_TRUE(head.body().empty());
+  EXPECT_EQ(head[bhttp::field::content_length], std::to_string(res.body().size()));
+}
+
+TEST_F(RouterTest, QueryStringsDoNotChangeTheRoute) {
+  EXPECT_EQ(send(bhttp::verb::get, "/healthz?probe=1").result_int(), 200U);
+}
+
+TEST_F(RouterTest, UnknownPathsAre404) {
+  for (const char* path : {"/", "/token", "/tokens/", "/healthz/x", "/.well-known/jwks", "//tokens", "*"}) {
+    expect_error(send(bhttp::verb::get, path), 404, "not found");
+    expect_error(send(bhttp::verb::post, path, R"({"sender":"a"})"), 404, "not found");
+  }
+}
+
+TEST_F(RouterTest, WrongMethodsAre405WithAllow) {
+  for (auto method : {bhttp::verb::get, bhttp::verb::put, bhttp::verb::delete_, bhttp::verb::head,
+                      bhttp::verb::options, bhttp::verb::patch}) {
+    const auto res = send(method, "/tokens");
+    expect_error(res, 405, "method not allowed");
+    EXPECT_EQ(res[bhttp::field::allow], "POST");
+  }
+  for (const char* path : {"/healthz", "/.well-known/jwks.json"}) {
+    const auto res = send(bhttp::verb::post, path, "{}");
+    expect_error(res, 405, "method not allowed");
+    EXPECT_EQ(res[bhttp::field::allow], "GET, HEAD");
+  }
+}
+
+TEST_F(RouterTest, TokensNeedAJsonContentType) {
+  for (const char* type : {"", "text/plain", "application/x-www-form-urlencoded", "application/jsonx",
+                           "application/json; charset=latin1", "application/jwt", "multipart/form-data"}) {
+    const auto res = send(bhttp::verb::post, "/tokens", R"({"sender":"a"})", type);
+    expect_error(res, 415, "content-type must be application/json");
+    EXPECT_EQ(res[bhttp::field::cache_control], "no-store");
+  }
+  for (const char* type : {"application/json", "application/json; charset=utf-8", "Application/JSON",
+                           "application/json;charset=\"UTF-8\"", "application/json ; foo=bar"}) {
+    EXPECT_EQ(send(bhttp::verb::post, "/tokens", R"({"sender":"a"})", type).result_int(), 200U) << type;
+  }
+}
+
+TEST_F(RouterTest, TokenResponsesAreNotStored) {
+  const auto ok = send(bhttp::verb::post, "/tokens", R"({"sender":"agent://risk"})");
+  EXPECT_EQ(ok.result_int(), 200U);
+  EXPECT_EQ(ok[bhttp::field::cache_control], "no-store");
+  EXPECT_EQ(Json::parse(ok.body())["sender"], "agent://risk");
+  const auto bad = send(bhttp::verb::post, "/tokens", R"({"sender":""})");
+  expect_error(bad, 400, "sender is required");
+  EXPECT_EQ(bad[bhttp::field::cache_control], "no-store");
+  expect_error(send(bhttp::verb::post, "/tokens", "{"), 400, "invalid JSON body");
+}
+
+TEST_F(RouterTest, KeepAliveFollowsTheRequest) {
+  Request req{bhttp::verb::get, "/healthz", 11};
+  EXPECT_TRUE(router_.handle(req).keep_alive());
+  req.keep_alive(false);
+  EXPECT_FALSE(router_.handle(req).keep_alive());
+  Request old{bhttp::verb::get, "/healthz", 10};
+  EXPECT_FALSE(router_.handle(old).keep_alive());
+}
+
+TEST(ContentType, Parsing) {
+  EXPECT_TRUE(is_json_content_type("application/json"));
+  EXPECT_TRUE(is_json_content_type("application/json;charset=utf8"));
+  EXPECT_FALSE(is_json_content_type("application/json; charset=utf-16"));
+  EXPECT_FALSE(is_json_content_type("text/json"));
+  EXPECT_FALSE(is_json_content_type(""));
+}
+
+}  // namespace
+}  // namespace macp::http
