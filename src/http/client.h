@@ -1,0 +1,37 @@
+#pragma once
+// A minimal HTTP/1.1 GET client for the operator commands (healthcheck, verify --jwks URL).
+// Plain http:// only: it talks to this service or a JWKS on a trusted network, never over TLS.
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include "result.h"
+
+namespace macp::http {
+
+struct HttpUrl {
+  std::string host;    // a name, an IPv4 address, or an IPv6 address without brackets
+  std::uint16_t port;  // 80 when the URL has none
+  std::string target;  // path and query, "/" when the URL has none
+};
+
+// http://host[:port][/path][?query]; host may be [IPv6]. No user info, no fragment, no https.
+Result<HttpUrl> parse_http_url(std::string_view url);
+
+struct HttpGetLimits {
+  std::chrono::milliseconds timeout;  // the whole exchange: resolve, connect, send, receive
+  std::size_t max_body_bytes;
+};
+
+struct HttpGetResponse {
+  unsigned status;
+  std::string body;
+};
+
+// One GET with `Connection: close`. Errors name the URL's host and port and what went wrong.
+Result<HttpGetResponse> http_get(const HttpUrl& url, const HttpGetLimits& limits);
+
+}  // namespace macp::http
