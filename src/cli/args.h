@@ -1,0 +1,36 @@
+#pragma once
+// Command-line arguments -> named options and positionals, checked against what a command accepts.
+
+#include <map>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "result.h"
+
+namespace macp::cli {
+
+struct OptionSpec {
+  std::string_view name;         // "--port"
+  std::string_view value_name;   // "PORT"; empty: a switch that takes no value
+  std::string_view description;  // one line for --help
+};
+
+struct ParsedArgs {
+  std::map<std::string, std::string, std::less<>> options;  // "--port" -> "3200"; a switch maps to ""
+  std::vector<std::string> positionals;
+  bool help = false;     // --help or -h anywhere before "--"
+  bool version = false;  // --version anywhere before "--"
+
+  bool has(std::string_view name) const { return options.find(name) != options.end(); }
+  std::optional<std::string> get(std::string_view name) const;
+};
+
+// Accepts "--name value", "--name=value", "-" (a positional: stdin) and "--" (the rest are positionals).
+// Fails on an unknown option, a missing value, a value given to a switch, and an option given twice.
+// --help, -h and --version are accepted by every command.
+Result<ParsedArgs> parse_args(std::span<const std::string_view> args, std::span<const OptionSpec> specs);
+
+}  // namespace macp::cli

@@ -1,0 +1,52 @@
+#pragma once
+// One subcommand: its name, its help, the options it accepts, and what it does.
+
+#include <span>
+#include <string>
+#include <string_view>
+
+#include "cli/args.h"
+#include "cli/cli.h"
+#include "config/config.h"
+#include "result.h"
+
+namespace macp::cli {
+
+struct Command {
+  std::string_view name;
+  std::string_view synopsis;  // the usage line after the program name
+  std::string_view summary;   // one line, for the command list
+  std::span<const OptionSpec> options;
+  std::string_view details;  // the rest of --help: defaults, behaviour, exit codes
+  int (*run)(const Command& self, const ParsedArgs& args, const Io& io);
+};
+
+const Command& serve_command();
+const Command& keygen_command();
+const Command& jwks_command();
+const Command& verify_command();
+const Command& healthcheck_command();
+
+void print_help(const Command& command, std::ostream& out);
+
+// Prints "macp-auth-service <command>: <message>" and the usage line on stderr; returns kExitUsage.
+int usage_error(const Command& command, const Io& io, std::string_view message);
+
+// An option that stands for an environment variable; `option` is empty for a variable with no option.
+struct OptionVariable {
+  std::string_view option;
+  const char* variable;
+};
+
+struct ConfigError {
+  bool from_option;     // a bad option value is a usage error (exit 2); a bad variable is exit 1
+  std::string message;  // one line naming the option or the variable
+};
+
+// config::load_config over a lookup where each option wins over its variable. Only the listed
+// variables are read, so a command is not stopped by a variable it does not use. An option's value is
+// validated exactly as its variable's, and the message names the option.
+Result<config::Config, ConfigError> config_from(const ParsedArgs& args, std::span<const OptionVariable> variables,
+                                                const config::EnvLookup& env);
+
+}  // namespace macp::cli

@@ -1,0 +1,151 @@
+// `serve` (and no command at all): environment and options -> config -> key set -> router -> server;
+// signals; exit codes.
+
+#include <algorithm>
+#include <array>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <csignal>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <string>
+#include <string_view>
+#include <thread>
+#include <vector>
+
+#include "cli/command.h"
+#include "http/router.h"
+#include "http/server.h"
+#include "jose/openssl.h"
+#include "keys/key_set.h"
+#include "mint/mint.h"
+
+namespace macp::cli {
+namespace {
+
+constexpr std::string_view kPrefix = "[auth-service] ";
+
+void say(std::FILE* stream, std::string_view line) {
+  std::fprintf(stream, "%.*s%.*s\n", static_cast<int>(kPrefix.size()), kPrefix.data(), static_cast<int>(line.size()),
+               line.data());
+  std::fflush(stream);
+}
+
+std::string url_host(const std::string& bind_addr) {
+  if (bind_addr == "127.0.0.1" || bind_addr == "0.0.0.0" || bind_addr == "::") return "localhost";
+  if (bind_addr.find(':') != std::string::npos) return "[" + bind_addr + "]";
+  return bind_addr;
+}
+
+// The process environment is readable (/proc/PID/environ) for as long as we run: wipe the key there too.
+void scrub_key_from_environment() {
+  if (char* value = std::getenv("MACP_AUTH_SIGNING_KEY_JSON")) {
+    OPENSSL_cleanse(value, std::strlen(value));
+  }
+}
+
+// The key itself has no option: a command line is visible to every user of the machine.
+constexpr std::array<OptionVariable, 8> kServeVariables{{
+    {"--port", "PORT"},
+    {"--bind", "MACP_AUTH_BIND_ADDR"},
+    {"--issuer", "MACP_AUTH_ISSUER"},
+    {"--audience", "MACP_AUTH_AUDIENCE"},
+    {"--max-ttl", "MACP_AUTH_MAX_TTL_SECONDS"},
+    {"--default-ttl", "MACP_AUTH_DEFAULT_TTL_SECONDS"},
+    {"--alg", "MACP_AUTH_SIGNING_ALG"},
+    {"", "MACP_AUTH_SIGNING_KEY_JSON"},
+}};
+
+constexpr std::array<OptionSpec, 7> kOptions{{
+    {"--port", "PORT", "listen port; 0 picks a free one (env PORT, default 3200)"},
+    {"--bind", "ADDR", "listen address (env MACP_AUTH_BIND_ADDR, default 127.0.0.1)"},
+    {"--issuer", "ISS", "the iss claim (env MACP_AUTH_ISSUER, default macp-auth-service)"},
+    {"--audience", "AUD", "the aud claim (env MACP_AUTH_AUDIENCE, default macp-runtime)"},
+    {"--max-ttl", "SECONDS", "ceiling on token lifetime (env MACP_AUTH_MAX_TTL_SECONDS, default 3600)"},
+    {"--default-ttl", "SECONDS", "lifetime when a request has none (env MACP_AUTH_DEFAULT_TTL_SECONDS, default 300)"},
+    {"--alg", "RS256|ES256", "signing algorithm (env MACP_AUTH_SIGNING_ALG; default: the key's, else RS256)"},
+}};
+
+int serve(const Command& self, const ParsedArgs& args, const Io& io) {
+  if (!args.positionals.empty()) return usage_error(self, io, "unexpected argument '" + args.positionals.front() + "'");
+  auto config = config_from(args, kServeVariables, io.env);
+  if (!config && config.error().from_option) return usage_error(self, io, config.error().message);
+  if (!config) {
+    say(stderr, "error: " + config.error().message);
+    return kExitFailure;
+  }
+  auto loaded = keys::load_signing_key(config->signing_key_json, config->signing_alg);
+  if (config->signing_key_json) jose::cleanse(*config->signing_key_json);
+  scrub_key_from_environment();
+  if (!loaded) {
+    say(stderr, "error: MACP_AUTH_SIGNING_KEY_JSON: " + loaded.error());
+    return kExitFailure;
+  }
+  const std::string kid = loaded->key.kid;
+  const jose::Alg alg = loaded->key.alg;
+  const bool ephemeral = loaded->source == keys::KeySource::kEphemeral;
+  std::vector<keys::SigningKey> key_list;
+  key_list.push_back(std::move(loaded->key));
+  auto key_set = keys::KeySet::make(std::move(key_list));
+
+  const http::Router router(mint::Minter(*config), key_set, http::system_clock_seconds);
+  const unsigned threads = std::max(1U, std::thread::hardware_concurrency());
+  boost::asio::io_context io_context(static_cast<int>(threads));
+  http::Server server(io_context, router);
+  const auto endpoint = server.listen(config->bind_addr, config->port);
+  if (!endpoint) {
+    say(stderr, "error: " + endpoint.error());
+    return kExitFailure;
+  }
+
+  const std::string base = "http://" + url_host(config->bind_addr) + ":" + std::to_string(endpoint->port());
+  say(stdout, "listening on port " + std::to_string(endpoint->port()));
+  say(stdout, "issuer=" + config->issuer + " audience=" + config->audience);
+  say(stdout, std::string("key source: ") + (ephemeral ? "ephemeral" : "env") +
+                  " alg: " + std::string(jose::alg_name(alg)) + " kid: " + kid);
+  say(stdout, "JWKS: " + base + "/.well-known/jwks.json");
+  say(stdout, "Mint: POST " + base + "/tokens");
+  if (ephemeral) {
+    say(stderr,
+        "WARNING: ephemeral signing key, for development only: its tokens stop verifying when this process "
+        "exits. Set MACP_AUTH_SIGNING_KEY_JSON in production.");
+  }
+
+  boost::asio::signal_set signals(io_context, SIGINT, SIGTERM);
+  signals.async_wait([&](const boost::system::error_code& ec, int /*signal*/) {
+    if (ec) return;
+    say(stdout, "shutting down: draining requests in flight");
+    server.shutdown([&io_context] { io_context.stop(); });
+  });
+  server.start_accepting();
+
+  std::vector<std::thread> pool;
+  pool.reserve(threads - 1);
+  for (unsigned i = 1; i < threads; ++i) pool.emplace_back([&io_context] { io_context.run(); });
+  io_context.run();
+  for (auto& t : pool) t.join();
+  say(stdout, "stopped");
+  return kExitOk;
+}
+
+}  // namespace
+
+const Command& serve_command() {
+  static const Command kServe{
+      "serve",
+      "[serve] [--port PORT] [--bind ADDR] [--issuer ISS] [--audience AUD] [--max-ttl SECONDS] "
+      "[--default-ttl SECONDS] [--alg RS256|ES256]",
+      "run the service (the default when no command is given)",
+      kOptions,
+      "Each option stands for an environment variable and wins over it; its value is checked exactly as\n"
+      "the variable's. The signing key comes only from MACP_AUTH_SIGNING_KEY_JSON (a private JWK, such as\n"
+      "`macp-auth-service keygen` prints); without it the service makes an ephemeral development key.\n"
+      "See docs/configuration.md.\n\n"
+      "Exit codes: 0 after SIGTERM or SIGINT, 1 on a bad variable or key or a busy port, 2 on a bad option.\n",
+      serve,
+  };
+  return kServe;
+}
+
+}  // namespace macp::cli
