@@ -75,7 +75,10 @@ INSTANTIATE_TEST_SUITE_P(
                     BadValue{"MACP_AUTH_MAX_TTL_SECONDS", "99999999999999999999999"},
                     BadValue{"MACP_AUTH_DEFAULT_TTL_SECONDS", "-5"}, BadValue{"MACP_AUTH_DEFAULT_TTL_SECONDS", "1h"},
                     BadValue{"MACP_AUTH_SIGNING_ALG", "HS256"}, BadValue{"MACP_AUTH_SIGNING_ALG", "rs256"},
-                    BadValue{"MACP_AUTH_SIGNING_ALG", "none"}, BadValue{"MACP_AUTH_SIGNING_KEY_JSON", ""}));
+                    BadValue{"MACP_AUTH_SIGNING_ALG", "none"}, BadValue{"MACP_AUTH_SIGNING_KEY_JSON", ""}),
+    [](const testing::TestParamInfo<BadValue>& info) {
+      return std::string(info.param.name) + "_" + std::to_string(info.index);
+    });
 
 TEST(Config, NeverEchoesTheSigningKey) {
   auto config = load({{"MACP_AUTH_SIGNING_KEY_JSON", ""}, {"PORT", "80"}});
