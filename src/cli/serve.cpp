@@ -19,18 +19,11 @@
 #include "http/server.h"
 #include "jose/openssl.h"
 #include "keys/key_set.h"
+#include "log.h"
 #include "mint/mint.h"
 
 namespace macp::cli {
 namespace {
-
-constexpr std::string_view kPrefix = "[auth-service] ";
-
-void say(std::FILE* stream, std::string_view line) {
-  std::fprintf(stream, "%.*s%.*s\n", static_cast<int>(kPrefix.size()), kPrefix.data(), static_cast<int>(line.size()),
-               line.data());
-  std::fflush(stream);
-}
 
 std::string url_host(const std::string& bind_addr) {
   if (bind_addr == "127.0.0.1" || bind_addr == "0.0.0.0" || bind_addr == "::") return "localhost";
@@ -72,14 +65,14 @@ int serve(const Command& self, const ParsedArgs& args, const Io& io) {
   auto config = config_from(args, kServeVariables, io.env);
   if (!config && config.error().from_option) return usage_error(self, io, config.error().message);
   if (!config) {
-    say(stderr, "error: " + config.error().message);
+    log_line(stderr, "error: " + config.error().message);
     return kExitFailure;
   }
   auto loaded = keys::load_signing_key(config->signing_key_json, config->signing_alg);
   if (config->signing_key_json) jose::cleanse(*config->signing_key_json);
   scrub_key_from_environment();
   if (!loaded) {
-    say(stderr, "error: MACP_AUTH_SIGNING_KEY_JSON: " + loaded.error());
+    log_line(stderr, "error: MACP_AUTH_SIGNING_KEY_JSON: " + loaded.error());
     return kExitFailure;
   }
   const std::string kid = loaded->key.kid;
@@ -95,27 +88,27 @@ int serve(const Command& self, const ParsedArgs& args, const Io& io) {
   http::Server server(io_context, router);
   const auto endpoint = server.listen(config->bind_addr, config->port);
   if (!endpoint) {
-    say(stderr, "error: " + endpoint.error());
+    log_line(stderr, "error: " + endpoint.error());
     return kExitFailure;
   }
 
   const std::string base = "http://" + url_host(config->bind_addr) + ":" + std::to_string(endpoint->port());
-  say(stdout, "listening on port " + std::to_string(endpoint->port()));
-  say(stdout, "issuer=" + config->issuer + " audience=" + config->audience);
-  say(stdout, std::string("key source: ") + (ephemeral ? "ephemeral" : "env") +
-                  " alg: " + std::string(jose::alg_name(alg)) + " kid: " + kid);
-  say(stdout, "JWKS: " + base + "/.well-known/jwks.json");
-  say(stdout, "Mint: POST " + base + "/tokens");
+  log_line(stdout, "listening on port " + std::to_string(endpoint->port()));
+  log_line(stdout, "issuer=" + config->issuer + " audience=" + config->audience);
+  log_line(stdout, std::string("key source: ") + (ephemeral ? "ephemeral" : "env") +
+                       " alg: " + std::string(jose::alg_name(alg)) + " kid: " + kid);
+  log_line(stdout, "JWKS: " + base + "/.well-known/jwks.json");
+  log_line(stdout, "Mint: POST " + base + "/tokens");
   if (ephemeral) {
-    say(stderr,
-        "WARNING: ephemeral signing key, for development only: its tokens stop verifying when this process "
-        "exits. Set MACP_AUTH_SIGNING_KEY_JSON in production.");
+    log_line(stderr,
+             "WARNING: ephemeral signing key, for development only: its tokens stop verifying when this process "
+             "exits. Set MACP_AUTH_SIGNING_KEY_JSON in production.");
   }
 
   boost::asio::signal_set signals(io_context, SIGINT, SIGTERM);
   signals.async_wait([&](const boost::system::error_code& ec, int /*signal*/) {
     if (ec) return;
-    say(stdout, "shutting down: draining requests in flight");
+    log_line(stdout, "shutting down: draining requests in flight");
     server.shutdown([&io_context] { io_context.stop(); });
   });
   server.start_accepting();
@@ -125,7 +118,7 @@ int serve(const Command& self, const ParsedArgs& args, const Io& io) {
   for (unsigned i = 1; i < threads; ++i) pool.emplace_back([&io_context] { io_context.run(); });
   io_context.run();
   for (auto& t : pool) t.join();
-  say(stdout, "stopped");
+  log_line(stdout, "stopped");
   return kExitOk;
 }
 

@@ -1,5 +1,7 @@
 #include "http/router.h"
 
+#include "log.h"
+
 #include <boost/beast/http/field.hpp>
 #include <boost/beast/http/verb.hpp>
 
@@ -101,7 +103,10 @@ Response Router::handle(const Request& req) const {
         return error(ApiError::kUnsupportedMediaType, version, keep_alive);
       }
       auto minted = minter_.mint(*keys_, clock_(), req.body());
-      if (!minted) return error(minted.error(), version, keep_alive);
+      if (!minted) {
+        if (minted.error() == ApiError::kInternal) log_line(stderr, "error: signing a token failed (OpenSSL)");
+        return error(minted.error(), version, keep_alive);
+      }
       return json_response(bhttp::status::ok, version, keep_alive, std::move(minted.value()));
     }();
     res.set(bhttp::field::cache_control, "no-store");

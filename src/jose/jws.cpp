@@ -35,8 +35,8 @@ std::optional<std::string> raw_to_der(std::string_view raw) {
   BignumPtr s(BN_bin2bn(in + kEs256CoordinateBytes, kEs256CoordinateBytes, nullptr));
   EcdsaSigPtr sig(ECDSA_SIG_new());
   if (!r || !s || !sig || ECDSA_SIG_set0(sig.get(), r.get(), s.get()) != 1) return std::nullopt;
-  r.release();  // owned by sig now
-  s.release();
+  static_cast<void>(r.release());  // owned by sig now
+  static_cast<void>(s.release());
   const int len = i2d_ECDSA_SIG(sig.get(), nullptr);
   if (len <= 0) return std::nullopt;
   std::string der(static_cast<std::size_t>(len), '\0');

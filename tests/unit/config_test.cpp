@@ -47,6 +47,8 @@ TEST(Config, ReadsEveryVariable) {
   EXPECT_EQ(config->signing_alg, jose::Alg::ES256);
   EXPECT_EQ(config->signing_key_json, "{}");
   EXPECT_EQ(load({{"PORT", "65535"}})->port, 65535);
+  EXPECT_EQ(load({{"MACP_AUTH_ISSUER", "https://auth.example.com/\xc3\xa9 \xf0\x9f\x94\x91"}})->issuer,
+            "https://auth.example.com/\xc3\xa9 \xf0\x9f\x94\x91");
 }
 
 struct BadValue {
@@ -69,13 +71,18 @@ INSTANTIATE_TEST_SUITE_P(
                     BadValue{"PORT", " 80"}, BadValue{"PORT", "80 "}, BadValue{"PORT", "+80"}, BadValue{"PORT", "8e1"},
                     BadValue{"MACP_AUTH_BIND_ADDR", "localhost"}, BadValue{"MACP_AUTH_BIND_ADDR", "1.2.3"},
                     BadValue{"MACP_AUTH_ISSUER", ""}, BadValue{"MACP_AUTH_AUDIENCE", ""},
+                    BadValue{"MACP_AUTH_ISSUER", "a\nb"}, BadValue{"MACP_AUTH_ISSUER", "\xff"},
+                    BadValue{"MACP_AUTH_AUDIENCE", "\xc3"}, BadValue{"MACP_AUTH_AUDIENCE", "\xed\xa0\x80"},
                     BadValue{"MACP_AUTH_MAX_TTL_SECONDS", "-5"}, BadValue{"MACP_AUTH_MAX_TTL_SECONDS", "1h"},
                     BadValue{"MACP_AUTH_MAX_TTL_SECONDS", "0"}, BadValue{"MACP_AUTH_MAX_TTL_SECONDS", "1.5"},
                     BadValue{"MACP_AUTH_MAX_TTL_SECONDS", "2147483648"},
                     BadValue{"MACP_AUTH_MAX_TTL_SECONDS", "99999999999999999999999"},
                     BadValue{"MACP_AUTH_DEFAULT_TTL_SECONDS", "-5"}, BadValue{"MACP_AUTH_DEFAULT_TTL_SECONDS", "1h"},
                     BadValue{"MACP_AUTH_SIGNING_ALG", "HS256"}, BadValue{"MACP_AUTH_SIGNING_ALG", "rs256"},
-                    BadValue{"MACP_AUTH_SIGNING_ALG", "none"}, BadValue{"MACP_AUTH_SIGNING_KEY_JSON", ""}));
+                    BadValue{"MACP_AUTH_SIGNING_ALG", "none"}, BadValue{"MACP_AUTH_SIGNING_KEY_JSON", ""}),
+    [](const testing::TestParamInfo<BadValue>& info) {
+      return std::string(info.param.name) + "_" + std::to_string(info.index);
+    });
 
 TEST(Config, NeverEchoesTheSigningKey) {
   auto config = load({{"MACP_AUTH_SIGNING_KEY_JSON", ""}, {"PORT", "80"}});
