@@ -1,9 +1,9 @@
 #include "cli/bounded_read.h"
 
 #include <cerrno>
-#include <cstring>
 #include <fstream>
 #include <istream>
+#include <system_error>
 
 #include "jose/openssl.h"
 
@@ -28,7 +28,7 @@ Result<std::string> read_stream_bounded(std::istream& in, std::size_t max_bytes)
 
 Result<std::string> read_file_bounded(const std::string& path, std::size_t max_bytes) {
   std::ifstream file(path, std::ios::binary);
-  if (!file) return fail(path + ": " + std::strerror(errno));
+  if (!file) return fail(path + ": " + std::generic_category().message(errno));
   auto text = read_stream_bounded(file, max_bytes);
   if (!text) return fail(path + ": " + text.error());
   return text;

@@ -61,7 +61,10 @@ int run_command(const Command& command, std::span<const std::string_view> args, 
 }  // namespace
 
 Io standard_io() {
-  return Io{std::cin, std::cout, std::cerr, [](const char* name) { return std::getenv(name); }, isatty(0) == 1};
+  // getenv is read-only here, and no command changes the environment while threads run.
+  return Io{std::cin, std::cout, std::cerr,
+            [](const char* name) { return std::getenv(name); },  // NOLINT(concurrency-mt-unsafe)
+            isatty(0) == 1};
 }
 
 void print_help(const Command& command, std::ostream& out) {

@@ -11,7 +11,7 @@ namespace macp::cli {
 namespace {
 
 constexpr std::chrono::seconds kTimeout{2};
-constexpr std::size_t kMaxBodyBytes = 64 * 1024;
+constexpr std::size_t kMaxBodyBytes = std::size_t{64} * 1024;
 
 constexpr std::array<OptionSpec, 1> kOptions{{
     {"--url", "URL", "what to ask (default http://127.0.0.1:$PORT/healthz, PORT defaulting to 3200)"},

@@ -11,7 +11,7 @@
 namespace macp::cli {
 namespace {
 
-constexpr std::size_t kMaxKeyBytes = 64 * 1024;  // a 16384-bit RSA JWK is about 15 KiB
+constexpr std::size_t kMaxKeyBytes = std::size_t{64} * 1024;  // a 16384-bit RSA JWK is about 15 KiB
 
 constexpr std::array<OptionSpec, 2> kOptions{{
     {"--key-file", "FILE", "read the private JWK from FILE (default: MACP_AUTH_SIGNING_KEY_JSON, else stdin)"},

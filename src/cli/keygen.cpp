@@ -9,9 +9,9 @@
 #include <array>
 #include <cerrno>
 #include <cstdio>
-#include <cstring>
 #include <ctime>
 #include <ostream>
+#include <system_error>
 
 #include "cli/command.h"
 #include "jose/jwk.h"
@@ -60,7 +60,7 @@ Result<bool> write_new_file(const std::string& path, std::string_view text) {
   const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, S_IRUSR | S_IWUSR);
   if (fd < 0) {
     if (errno == EEXIST) return fail(path + " already exists; keygen never overwrites a file");
-    return fail(path + ": " + std::strerror(errno));
+    return fail(path + ": " + std::generic_category().message(errno));
   }
   std::size_t written = 0;
   int error = 0;
@@ -73,7 +73,7 @@ Result<bool> write_new_file(const std::string& path, std::string_view text) {
   if (::close(fd) != 0 && error == 0) error = errno;
   if (error != 0) {
     ::unlink(path.c_str());
-    return fail(path + ": " + std::strerror(error));
+    return fail(path + ": " + std::generic_category().message(error));
   }
   return true;
 }

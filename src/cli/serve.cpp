@@ -33,7 +33,7 @@ std::string url_host(const std::string& bind_addr) {
 
 // The process environment is readable (/proc/PID/environ) for as long as we run: wipe the key there too.
 void scrub_key_from_environment() {
-  if (char* value = std::getenv("MACP_AUTH_SIGNING_KEY_JSON")) {
+  if (char* value = std::getenv("MACP_AUTH_SIGNING_KEY_JSON")) {  // NOLINT(concurrency-mt-unsafe): before any thread
     OPENSSL_cleanse(value, std::strlen(value));
   }
 }

@@ -12,8 +12,8 @@
 namespace macp::cli {
 namespace {
 
-constexpr std::size_t kMaxJwksBytes = 1024 * 1024;
-constexpr std::size_t kMaxTokenBytes = 1024 * 1024;
+constexpr std::size_t kMaxJwksBytes = std::size_t{1024} * 1024;
+constexpr std::size_t kMaxTokenBytes = std::size_t{1024} * 1024;
 constexpr std::chrono::seconds kJwksTimeout{5};
 
 constexpr std::array<OptionSpec, 3> kOptions{{

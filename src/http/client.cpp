@@ -27,7 +27,7 @@ namespace bhttp = boost::beast::http;
 using tcp = asio::ip::tcp;
 
 constexpr std::string_view kScheme = "http://";
-constexpr std::size_t kMaxResponseHeaderBytes = 16 * 1024;
+constexpr std::size_t kMaxResponseHeaderBytes = std::size_t{16} * 1024;
 
 std::string authority(const HttpUrl& url) {
   const bool ipv6 = url.host.find(':') != std::string::npos;
