@@ -57,6 +57,14 @@ TEST_F(RouterTest, JwksIsTheKeySetsDocument) {
   EXPECT_EQ(head[bhttp::field::content_length], std::to_string(res.body().size()));
 }
 
+TEST_F(RouterTest, HeadNeverCarriesABody) {
+  for (const char* path : {"/nope", "/tokens", "/healthz"}) {
+    const auto head = send(bhttp::verb::head, path);
+    EXPECT_TRUE(head.body().empty()) << path;
+    EXPECT_NE(head[bhttp::field::content_length], "0") << path;
+  }
+}
+
 TEST_F(RouterTest, QueryStringsDoNotChangeTheRoute) {
   EXPECT_EQ(send(bhttp::verb::get, "/healthz?probe=1").result_int(), 200U);
 }
