@@ -403,6 +403,11 @@ function takeResponse(buf) {
   const length = Number(headers['content-length'] ?? 0);
   if (buf.length < end + 4 + length) return null;
   const body = buf.subarray(end + 4, end + 4 + length);
+  try {
+    rememberToken(JSON.parse(body.toString('utf8')).token);
+  } catch {
+    // not a token response
+  }
   return {
     length: end + 4 + length,
     response: {
