@@ -112,7 +112,7 @@ test('a port held by another program (not the service) also makes the start fail
   }
 });
 
-test('SIGTERM: exit 0 quickly, log the shutdown, and stop accepting', async () => {
+test('SIGTERM: exit 0 quickly, and the port is closed afterwards', async () => {
   const svc = await startService();
   const port = svc.port;
   const { elapsedMs } = await svc.stop('SIGTERM');
@@ -211,4 +211,41 @@ test('the service can be started again on the port it just released', async () =
   } finally {
     await again.stop();
   }
+});
+
+async function canListenOn(host) {
+  const probe = net.createServer();
+  try {
+    await new Promise((resolve, reject) => {
+      probe.once('error', reject);
+      probe.listen(0, host, resolve);
+    });
+    return true;
+  } catch {
+    return false;
+  } finally {
+    probe.close();
+  }
+}
+
+test('MACP_AUTH_BIND_ADDR=127.0.0.2: listens there only, and the log URLs name it', async (t) => {
+  if (!(await canListenOn('127.0.0.2'))) return t.skip('127.0.0.2 is not available here');
+  await withService({ MACP_AUTH_BIND_ADDR: '127.0.0.2' }, async (svc) => {
+    assert.equal(svc.stdoutLines[3], `[auth-service] JWKS: http://127.0.0.2:${svc.port}/.well-known/jwks.json`);
+    assert.equal(svc.stdoutLines[4], `[auth-service] Mint: POST http://127.0.0.2:${svc.port}/tokens`);
+    assert.equal((await svc.request('/healthz')).status, 200);
+    await assert.rejects(rawRequest(svc.port, 'GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n', { host: '127.0.0.1' }), {
+      code: 'ECONNREFUSED',
+    });
+  });
+});
+
+test('MACP_AUTH_BIND_ADDR=::1: listens on IPv6 loopback, URLs in brackets', async (t) => {
+  if (!(await canListenOn('::1'))) return t.skip('no IPv6 loopback here');
+  await withService({ MACP_AUTH_BIND_ADDR: '::1' }, async (svc) => {
+    assert.equal(svc.stdoutLines[3], `[auth-service] JWKS: http://[::1]:${svc.port}/.well-known/jwks.json`);
+    assert.equal((await svc.request('/healthz')).status, 200);
+    const token = await svc.mint({ sender: 'agent://v6' });
+    assert.ok(token.split('.').length === 3);
+  });
 });

@@ -13,6 +13,13 @@ if (!BIN) {
 }
 
 export const HOST = '127.0.0.1';
+
+// Where to reach an instance: its MACP_AUTH_BIND_ADDR when that is a loopback address, else 127.0.0.1.
+export function hostFor(env = {}) {
+  const bind = env.MACP_AUTH_BIND_ADDR;
+  if (typeof bind === 'string' && (/^127\./.test(bind) || bind === '::1')) return bind;
+  return HOST;
+}
 export const READY_LINE = /^\[auth-service\] listening on port (\d+)$/;
 const STARTUP_LINES = 5;
 const START_TIMEOUT_MS = 10_000;
@@ -83,6 +90,7 @@ export class Service {
     this.out = launched.out;
     this.exited = launched.exited;
     this.port = undefined;
+    this.host = hostFor(env);
     this.stopping = undefined;
     this.extraSecrets = [];
   }
@@ -100,7 +108,7 @@ export class Service {
     return splitLines(this.out.stderr);
   }
   get baseUrl() {
-    return `http://${HOST}:${this.port}`;
+    return `http://${this.host.includes(':') ? `[${this.host}]` : this.host}:${this.port}`;
   }
   url(path) {
     return this.baseUrl + path;
@@ -225,6 +233,7 @@ async function waitUntilServing(service, timeoutMs) {
     try {
       const res = await rawRequest(service.port, 'GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n', {
         timeoutMs: 2000,
+        host: service.host,
       });
       if (parseResponses(res.data)[0]?.status === 200) return;
     } catch {
@@ -280,9 +289,9 @@ export async function runUntilExit(env = {}, { args = [], timeoutMs = START_TIME
 
 // Sends raw bytes on a fresh loopback connection and reads until the server closes
 // (or timeoutMs passes). `halfClose` ends our side after writing.
-export function rawRequest(port, data, { timeoutMs = 5000, halfClose = false } = {}) {
+export function rawRequest(port, data, { timeoutMs = 5000, halfClose = false, host = HOST } = {}) {
   return new Promise((resolve, reject) => {
-    const socket = net.connect({ host: HOST, port });
+    const socket = net.connect({ host, port });
     const chunks = [];
     let timedOut = false;
     let reset = false;
@@ -313,8 +322,8 @@ export function rawRequest(port, data, { timeoutMs = 5000, halfClose = false } =
 // A connection that sends requests one after the other and reads each response
 // (Content-Length framed), for keep-alive checks.
 export class Connection {
-  constructor(port) {
-    this.socket = net.connect({ host: HOST, port });
+  constructor(port, host = HOST) {
+    this.socket = net.connect({ host, port });
     this.buffer = Buffer.alloc(0);
     this.closed = false;
     this.waiters = [];
