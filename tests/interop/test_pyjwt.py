@@ -39,10 +39,15 @@ def verify_with_client(svc, token, issuer=ISSUER, audience=AUDIENCE):
 def pyjwt_private_jwk(kty, kid=None):
     """A private JWK exported by PyJWT itself (not by the service, not by node)."""
     if kty == "RSA":
-        text = RSAAlgorithm.to_jwk(rsa.generate_private_key(public_exponent=65537, key_size=2048))
+        jwk = json.loads(RSAAlgorithm.to_jwk(rsa.generate_private_key(public_exponent=65537, key_size=2048)))
     else:
-        text = ECAlgorithm.to_jwk(ec.generate_private_key(ec.SECP256R1()))
-    jwk = json.loads(text)
+        # PyJWT 2.6 writes x, y and d without leading zero bytes (RFC 7518 §6.2.1 wants
+        # 32 bytes each), which the service refuses; about 1 key in 85. Take a key whose
+        # export is already full length, so that this test is deterministic.
+        while True:
+            jwk = json.loads(ECAlgorithm.to_jwk(ec.generate_private_key(ec.SECP256R1())))
+            if all(len(b64url_decode(jwk[m])) == 32 for m in ("x", "y", "d")):
+                break
     if kid is not None:
         jwk["kid"] = kid
     return jwk
