@@ -84,6 +84,13 @@ Response Router::error(ApiError error, unsigned version, bool keep_alive) {
 }
 
 Response Router::handle(const Request& req) const {
+  Response res = route(req);
+  // HEAD gets every answer's headers, Content-Length included, and never a body.
+  if (req.method() == bhttp::verb::head) res.body().clear();
+  return res;
+}
+
+Response Router::route(const Request& req) const {
   const unsigned version = req.version();
   const bool keep_alive = req.keep_alive();
   const Route route = route_of(req.target());
@@ -118,12 +125,8 @@ Response Router::handle(const Request& req) const {
     res.set(bhttp::field::allow, "GET, HEAD");
     return res;
   }
-  Response res = json_response(bhttp::status::ok, version, keep_alive,
-                               std::string(route == Route::kHealth ? kHealthBody : keys_->jwks_json()));
-  if (method == bhttp::verb::head) {
-    res.body().clear();  // Content-Length stays that of the GET body
-  }
-  return res;
+  return json_response(bhttp::status::ok, version, keep_alive,
+                       std::string(route == Route::kHealth ? kHealthBody : keys_->jwks_json()));
 }
 
 }  // namespace macp::http

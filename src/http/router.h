@@ -31,6 +31,8 @@ class Router {
   static Response error(mint::ApiError error, unsigned version, bool keep_alive);
 
  private:
+  Response route(const Request& request) const;
+
   mint::Minter minter_;
   std::shared_ptr<const keys::KeySet> keys_;
   Clock clock_;

@@ -134,6 +134,10 @@ Result<EvpPkeyPtr> rsa_key(const Json& jwk, bool with_private) {
   return key;
 }
 
+std::string left_pad(const std::string& coordinate) {
+  return std::string(kP256CoordinateBytes - coordinate.size(), '\0') + coordinate;
+}
+
 Result<EvpPkeyPtr> ec_key(const Json& jwk, bool with_private) {
   const auto crv = jwk.find("crv");
   if (crv == jwk.end() || !crv->is_string() || *crv != "P-256") return fail("the EC JWK's \"crv\" must be \"P-256\"");
@@ -141,10 +145,11 @@ Result<EvpPkeyPtr> ec_key(const Json& jwk, bool with_private) {
   if (!x) return fail(x.error());
   auto y = member_bytes(jwk, "y");
   if (!y) return fail(y.error());
-  if (x->size() != kP256CoordinateBytes || y->size() != kP256CoordinateBytes) {
+  if (x->size() > kP256CoordinateBytes || y->size() > kP256CoordinateBytes) {
     return fail("the EC JWK's \"x\" and \"y\" must be 32 bytes each");
   }
-  std::string point = "\x04" + *x + *y;  // SEC1 uncompressed point
+  // RFC 7518 wants full-length coordinates; some tools drop leading zero bytes, which changes nothing.
+  std::string point = "\x04" + left_pad(*x) + left_pad(*y);  // SEC1 uncompressed point
 
   ParamBuilder builder;
   if (!builder.bld ||
@@ -155,7 +160,7 @@ Result<EvpPkeyPtr> ec_key(const Json& jwk, bool with_private) {
   if (with_private) {
     auto d = member_bytes(jwk, "d");
     if (!d) return fail(d.error());
-    if (d->size() != kP256CoordinateBytes) {
+    if (d->size() > kP256CoordinateBytes) {
       cleanse(d.value());
       return fail("the EC JWK's \"d\" must be 32 bytes");
     }

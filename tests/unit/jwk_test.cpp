@@ -99,8 +99,33 @@ TEST(Jwk, RefusesBadBase64Url) {
     EXPECT_NE(error_of(jwk).find("not a string"), std::string::npos) << member;
   }
   Json ec = ec_jwk_json();
-  ec["x"] = "AAAA";
+  ec["x"] = base64url_encode(std::string(33, '\x01'));
   EXPECT_NE(error_of(ec).find("32 bytes"), std::string::npos);
+  ec = ec_jwk_json();
+  ec["d"] = base64url_encode(std::string(33, '\x01'));
+  EXPECT_NE(error_of(ec).find("32 bytes"), std::string::npos);
+}
+
+TEST(Jwk, AcceptsP256CoordinatesWithoutLeadingZeros) {
+  // Some encoders drop leading zero bytes; about one key in 128 has such a coordinate.
+  for (int attempt = 0; attempt < 2000; ++attempt) {
+    auto key = generate_private_key(Alg::ES256);
+    Json jwk = private_jwk(key.get(), Alg::ES256);
+    bool trimmed = false;
+    for (const char* member : {"x", "y", "d"}) {
+      std::string bytes = *base64url_decode(jwk[member].get<std::string>());
+      if (bytes[0] != '\0') continue;
+      bytes.erase(0, bytes.find_first_not_of('\0'));
+      jwk[member] = base64url_encode(bytes);
+      trimmed = true;
+    }
+    if (!trimmed) continue;
+    auto parsed = parse_private_jwk(json::dump(jwk));
+    ASSERT_TRUE(parsed) << parsed.error();
+    EXPECT_EQ(public_jwk_members(parsed->key.get(), Alg::ES256), public_jwk_members(key.get(), Alg::ES256));
+    return;
+  }
+  FAIL() << "no key with a leading zero byte in 2000 tries";
 }
 
 TEST(Jwk, RefusesKeysThatFailConsistencyChecks) {

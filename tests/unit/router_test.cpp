@@ -57,6 +57,14 @@ TEST_F(RouterTest, JwksIsTheKeySetsDocument) {
   EXPECT_EQ(head[bhttp::field::content_length], std::to_string(res.body().size()));
 }
 
+TEST_F(RouterTest, HeadNeverCarriesABody) {
+  for (const char* path : {"/nope", "/tokens", "/healthz"}) {
+    const auto head = send(bhttp::verb::head, path);
+    EXPECT_TRUE(head.body().empty()) << path;
+    EXPECT_NE(head[bhttp::field::content_length], "0") << path;
+  }
+}
+
 TEST_F(RouterTest, QueryStringsDoNotChangeTheRoute) {
   EXPECT_EQ(send(bhttp::verb::get, "/healthz?probe=1").result_int(), 200U);
 }
@@ -69,12 +77,15 @@ TEST_F(RouterTest, UnknownPathsAre404) {
 }
 
 TEST_F(RouterTest, WrongMethodsAre405WithAllow) {
-  for (auto method : {bhttp::verb::get, bhttp::verb::put, bhttp::verb::delete_, bhttp::verb::head,
-                      bhttp::verb::options, bhttp::verb::patch}) {
+  for (auto method : {bhttp::verb::get, bhttp::verb::put, bhttp::verb::delete_, bhttp::verb::options,
+                      bhttp::verb::patch}) {
     const auto res = send(method, "/tokens");
     expect_error(res, 405, "method not allowed");
     EXPECT_EQ(res[bhttp::field::allow], "POST");
   }
+  const auto head = send(bhttp::verb::head, "/tokens");
+  EXPECT_EQ(head.result_int(), 405U);
+  EXPECT_EQ(head[bhttp::field::allow], "POST");
   for (const char* path : {"/healthz", "/.well-known/jwks.json"}) {
     const auto res = send(bhttp::verb::post, path, "{}");
     expect_error(res, 405, "method not allowed");
