@@ -96,6 +96,11 @@ int keygen(const Command& self, const ParsedArgs& args, const Io& io) {
 
   std::optional<std::string> kid = args.get("--kid");
   if (kid && kid->empty()) return usage_error(self, io, "--kid must not be empty");
+  // The kid lands on the service's one-line start-up log and in every token header.
+  if (kid &&
+      std::any_of(kid->begin(), kid->end(), [](char c) { return static_cast<unsigned char>(c) < 0x20 || c == 0x7f; })) {
+    return usage_error(self, io, "--kid must not contain control characters");
+  }
   if (!kid) kid = generated_kid();
   if (!kid) {
     io.err << "keygen: OpenSSL's random generator failed\n";

@@ -189,7 +189,8 @@ TEST(Keygen, RefusesUnknownAlgorithmsAndSizesWithNothingOnStdout) {
                                                               {"keygen", "--bits", "1024"},
                                                               {"keygen", "--bits", "2048.0"},
                                                               {"keygen", "--alg", "ES256", "--bits", "2048"},
-                                                              {"keygen", "--kid", ""}}) {
+                                                              {"keygen", "--kid", ""},
+                                                              {"keygen", "--kid", "a\nb"}}) {
     const auto r = run_cli(args);
     EXPECT_EQ(r.code, kExitUsage) << r.err;
     EXPECT_EQ(r.out, "");
