@@ -88,7 +88,7 @@ int usage_error(const Command& command, const Io& io, std::string_view message) 
 }
 
 Result<config::Config, ConfigError> config_from(const ParsedArgs& args, std::span<const OptionVariable> variables,
-                                                const config::EnvLookup& env) {
+                                                OtherVariables others, const config::EnvLookup& env) {
   // Each option alone first, so that its error names the option rather than the variable.
   for (const OptionVariable& v : variables) {
     const auto value = v.option.empty() ? std::nullopt : args.get(v.option);
@@ -112,7 +112,7 @@ Result<config::Config, ConfigError> config_from(const ParsedArgs& args, std::spa
       }
       return env(name);
     }
-    return nullptr;
+    return others == OtherVariables::kRead ? env(name) : nullptr;
   });
   if (!loaded) return Failure{ConfigError{false, loaded.error()}};
   return std::move(loaded.value());

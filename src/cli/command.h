@@ -43,10 +43,15 @@ struct ConfigError {
   std::string message;  // one line naming the option or the variable
 };
 
-// config::load_config over a lookup where each option wins over its variable. Only the listed
-// variables are read, so a command is not stopped by a variable it does not use. An option's value is
+// Which variables a command reads besides those its options stand for.
+enum class OtherVariables {
+  kRead,    // serve: everything load_config reads, so a variable added there is never silently ignored
+  kIgnore,  // the other commands: a variable they do not use cannot stop them
+};
+
+// config::load_config over a lookup where each option wins over its variable. An option's value is
 // validated exactly as its variable's, and the message names the option.
 Result<config::Config, ConfigError> config_from(const ParsedArgs& args, std::span<const OptionVariable> variables,
-                                                const config::EnvLookup& env);
+                                                OtherVariables others, const config::EnvLookup& env);
 
 }  // namespace macp::cli

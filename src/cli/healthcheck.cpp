@@ -37,7 +37,7 @@ int healthcheck(const Command& self, const ParsedArgs& args, const Io& io) {
   if (const auto given = args.get("--url")) {
     url_text = *given;
   } else {
-    const auto config = config_from(args, kVariables, io.env);
+    const auto config = config_from(args, kVariables, OtherVariables::kIgnore, io.env);
     if (!config) {
       io.err << "healthcheck: " << config.error().message << '\n';
       return kExitFailure;

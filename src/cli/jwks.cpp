@@ -25,7 +25,7 @@ constexpr std::array<OptionVariable, 2> kVariables{{
 
 int jwks(const Command& self, const ParsedArgs& args, const Io& io) {
   if (!args.positionals.empty()) return usage_error(self, io, "unexpected argument '" + args.positionals.front() + "'");
-  auto config = config_from(args, kVariables, io.env);
+  auto config = config_from(args, kVariables, OtherVariables::kIgnore, io.env);
   if (!config && config.error().from_option) return usage_error(self, io, config.error().message);
   if (!config) {
     io.err << "jwks: " << config.error().message << '\n';

@@ -38,8 +38,8 @@ void scrub_key_from_environment() {
   }
 }
 
-// The key itself has no option: a command line is visible to every user of the machine.
-constexpr std::array<OptionVariable, 8> kServeVariables{{
+// The key has no option: a command line is visible to every user of the machine.
+constexpr std::array<OptionVariable, 7> kServeVariables{{
     {"--port", "PORT"},
     {"--bind", "MACP_AUTH_BIND_ADDR"},
     {"--issuer", "MACP_AUTH_ISSUER"},
@@ -47,7 +47,6 @@ constexpr std::array<OptionVariable, 8> kServeVariables{{
     {"--max-ttl", "MACP_AUTH_MAX_TTL_SECONDS"},
     {"--default-ttl", "MACP_AUTH_DEFAULT_TTL_SECONDS"},
     {"--alg", "MACP_AUTH_SIGNING_ALG"},
-    {"", "MACP_AUTH_SIGNING_KEY_JSON"},
 }};
 
 constexpr std::array<OptionSpec, 7> kOptions{{
@@ -62,7 +61,7 @@ constexpr std::array<OptionSpec, 7> kOptions{{
 
 int serve(const Command& self, const ParsedArgs& args, const Io& io) {
   if (!args.positionals.empty()) return usage_error(self, io, "unexpected argument '" + args.positionals.front() + "'");
-  auto config = config_from(args, kServeVariables, io.env);
+  auto config = config_from(args, kServeVariables, OtherVariables::kRead, io.env);
   if (!config && config.error().from_option) return usage_error(self, io, config.error().message);
   if (!config) {
     log_line(stderr, "error: " + config.error().message);

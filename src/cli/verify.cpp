@@ -51,7 +51,7 @@ int verify(const Command& self, const ParsedArgs& args, const Io& io) {
     if (!parsed) return usage_error(self, io, "--jwks: " + parsed.error());
     url = std::move(parsed.value());
   }
-  auto config = config_from(args, kVariables, io.env);
+  auto config = config_from(args, kVariables, OtherVariables::kIgnore, io.env);
   if (!config && config.error().from_option) return usage_error(self, io, config.error().message);
   if (!config) {
     io.err << "verify: " << config.error().message << '\n';

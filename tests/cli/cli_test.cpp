@@ -119,7 +119,7 @@ TEST(ConfigFrom, AnOptionWinsOverItsVariable) {
   ASSERT_TRUE(args);
   const std::map<std::string, std::string> env{
       {"PORT", "abc"}, {"MACP_AUTH_ISSUER", "from-env"}, {"MACP_AUTH_AUDIENCE", "not-listed"}};
-  const auto config = config_from(*args, variables, [&](const char* name) -> const char* {
+  const auto config = config_from(*args, variables, OtherVariables::kIgnore, [&](const char* name) -> const char* {
     const auto it = env.find(name);
     return it == env.end() ? nullptr : it->second.c_str();
   });
@@ -129,18 +129,35 @@ TEST(ConfigFrom, AnOptionWinsOverItsVariable) {
   EXPECT_EQ(config->audience, "macp-runtime");  // not listed: never read
 }
 
+TEST(ConfigFrom, ServeReadsEveryVariableNotOnlyThoseWithOptions) {
+  const std::array<OptionVariable, 1> variables{{{"--port", "PORT"}}};
+  auto args = parse_args(std::vector<std::string_view>{}, std::array<OptionSpec, 1>{{{"--port", "P", ""}}});
+  ASSERT_TRUE(args);
+  const auto env = [](const char* name) -> const char* {
+    return std::string_view(name) == "MACP_AUTH_AUDIENCE" ? "runtime-b" : nullptr;
+  };
+  const auto read = config_from(*args, variables, OtherVariables::kRead, env);
+  ASSERT_TRUE(read);
+  EXPECT_EQ(read->audience, "runtime-b");
+  const auto ignored = config_from(*args, variables, OtherVariables::kIgnore, env);
+  ASSERT_TRUE(ignored);
+  EXPECT_EQ(ignored->audience, "macp-runtime");
+}
+
 TEST(ConfigFrom, TellsABadOptionFromABadVariable) {
   const std::array<OptionVariable, 1> variables{{{"--default-ttl", "MACP_AUTH_DEFAULT_TTL_SECONDS"}}};
   const std::array<OptionSpec, 1> specs{{{"--default-ttl", "S", ""}}};
   auto with_option = parse_args(std::vector<std::string_view>{"--default-ttl", "0"}, specs);
-  const auto bad_option = config_from(*with_option, variables, [](const char*) { return nullptr; });
+  const auto bad_option =
+      config_from(*with_option, variables, OtherVariables::kIgnore, [](const char*) { return nullptr; });
   ASSERT_FALSE(bad_option);
   EXPECT_TRUE(bad_option.error().from_option);
   EXPECT_EQ(bad_option.error().message,
             "--default-ttl=\"0\" is invalid: expected a whole number of seconds from 1 to 2147483647");
 
   auto without = parse_args(std::vector<std::string_view>{}, specs);
-  const auto bad_variable = config_from(*without, variables, [](const char*) -> const char* { return "5m"; });
+  const auto bad_variable =
+      config_from(*without, variables, OtherVariables::kIgnore, [](const char*) -> const char* { return "5m"; });
   ASSERT_FALSE(bad_variable);
   EXPECT_FALSE(bad_variable.error().from_option);
   EXPECT_TRUE(bad_variable.error().message.starts_with("MACP_AUTH_DEFAULT_TTL_SECONDS=\"5m\""));
