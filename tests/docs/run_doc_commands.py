@@ -13,6 +13,8 @@ may add after the language:
                           waits for its "listening on port" line; the next server block (or the
                           end of the page) stops it with SIGTERM, as a reader's Ctrl-C would
     ```sh exit=N          run it in a subshell; it must end with exit status N
+    ```sh no-pipefail     run it as an interactive shell would: a pipeline's status is its last
+                          command's (the seed's `base64 -d` prints an unpadded payload, then exits 1)
     ```sh no-run          not run (installing packages, cloning, other programs, the test suite
                           itself); the text around it should say what it does
 
@@ -49,7 +51,8 @@ PAGE_TIMEOUT_SECONDS = 240
 
 
 class Block:
-    def __init__(self, page, line, text, mode, exit_code):
+    def __init__(self, page, line, text, mode, exit_code, pipefail=True):
+        self.pipefail = pipefail
         self.page = page
         self.line = line
         self.text = text
@@ -82,15 +85,17 @@ def shell_blocks(page):
         i += 1
         if language not in SHELL_LANGUAGES:
             continue
-        mode, exit_code = "run", 0
+        mode, exit_code, pipefail = "run", 0, True
         for attribute in attributes.split():
-            if attribute in ("server", "no-run"):
+            if attribute == "no-pipefail":
+                pipefail = False
+            elif attribute in ("server", "no-run"):
                 mode = attribute
             elif re.fullmatch(r"exit=\d+", attribute):
                 mode, exit_code = "exit", int(attribute.split("=")[1])
             else:
                 raise SystemExit(f"{page.name}:{start}: unknown code block attribute {attribute!r}")
-        blocks.append(Block(page, start, body, mode, exit_code))
+        blocks.append(Block(page, start, body, mode, exit_code, pipefail))
     return blocks
 
 
@@ -153,7 +158,8 @@ def session_script(blocks, port):
         text = DOCS_PORT.sub(str(port), block.text)
         parts.append(f"__step {block.where!r}\n")
         if block.mode == "run":
-            parts.append(f"set -e\n{text}\nset +e\n")
+            relax, restore = ("", "") if block.pipefail else ("set +o pipefail\n", "set -o pipefail\n")
+            parts.append(f"{relax}set -e\n{text}\nset +e\n{restore}")
         elif block.mode == "exit":
             parts.append(f"( set -e\n{text}\n)\n__status=$?\n"
                          f'[ "$__status" -eq {block.exit_code} ] || '
