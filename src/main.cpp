@@ -68,7 +68,15 @@ int serve() {
   const http::Router router(mint::Minter(*config), key_set, http::system_clock_seconds);
   const unsigned threads = std::max(1U, std::thread::hardware_concurrency());
   boost::asio::io_context io(static_cast<int>(threads));
-  http::Server server(io, router);
+  http::Limits limits = http::limits_from(*config);
+  // Thousands of idle sockets must not run the process out of descriptors: use all we may, cap below it.
+  const std::size_t fd_cap = http::connection_cap_for(http::raise_open_file_limit());
+  if (limits.max_connections > fd_cap) {
+    say(stderr, "warning: MACP_AUTH_MAX_CONNECTIONS lowered to " + std::to_string(fd_cap) +
+                    " to fit the open-file limit (ulimit -n)");
+    limits.max_connections = fd_cap;
+  }
+  http::Server server(io, router, limits);
   const auto endpoint = server.listen(config->bind_addr, config->port);
   if (!endpoint) {
     say(stderr, "error: " + endpoint.error());
