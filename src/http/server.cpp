@@ -154,7 +154,11 @@ struct SessionRegistry {
 class Session : public std::enable_shared_from_this<Session> {
  public:
   Session(tcp::socket&& socket, std::shared_ptr<SessionRegistry> registry)
-      : stream_(std::move(socket)), registry_(std::move(registry)), limits_(registry_->limits), buffer_(kReadBufferBytes) {}
+      : stream_(std::move(socket)),
+        registry_(std::move(registry)),
+        limits_(registry_->limits),
+        buffer_(kReadBufferBytes),
+        request_timer_(stream_.get_executor()) {}
   ~Session() { registry_->remove(this); }
 
   void start() {
@@ -208,23 +212,34 @@ class Session : public std::enable_shared_from_this<Session> {
   }
 
   // From the first byte, the whole request must arrive within the request timeout.
+  // Its own timer, not the stream's: a stream timeout closes the socket, and the client should hear 408.
   void read_header() {
     parser_.emplace();
     apply_limits(*parser_, limits_);
-    stream_.expires_after(limits_.request_timeout);
+    stream_.expires_never();
+    reading_ = true;
+    request_timer_.expires_after(limits_.request_timeout);
+    request_timer_.async_wait([self = shared_from_this()](beast::error_code ec) {
+      if (ec || !self->reading_) return;
+      self->timed_out_ = true;
+      self->stream_.cancel();
+    });
     bhttp::async_read_header(stream_, buffer_, *parser_,
                              beast::bind_front_handler(&Session::on_header, shared_from_this()));
   }
 
   void on_header(beast::error_code ec, std::size_t header_bytes) {
     if (ec) return on_read_error(ec, false);
-    if (const auto refused = check_header(*parser_, header_bytes, limits_)) return answer_and_close(*refused);
+    if (const auto refused = check_header(*parser_, header_bytes, limits_)) {
+      done_reading();
+      return answer_and_close(*refused);
+    }
     if (parser_->is_done()) return handle();
     const auto expect = parser_->get().find(bhttp::field::expect);
     if (expect != parser_->get().end() && beast::iequals(expect->value(), "100-continue")) {
       return asio::async_write(stream_, asio::buffer(kContinue),
                                [self = shared_from_this()](beast::error_code write_ec, std::size_t) {
-                                 if (write_ec) return self->close();
+                                 if (write_ec) return self->on_read_error(write_ec, true);
                                  self->read_body();
                                });
     }
@@ -241,11 +256,21 @@ class Session : public std::enable_shared_from_this<Session> {
   }
 
   void on_read_error(const beast::error_code& ec, bool header_done) {
+    done_reading();
+    if (timed_out_) return answer_and_close(ApiError::kRequestTimeout);
     if (const auto answer = read_error_answer(ec, header_done)) return answer_and_close(*answer);
     close();
   }
 
-  void handle() { write(registry_->router.handle(parser_->get())); }
+  void done_reading() {
+    reading_ = false;
+    request_timer_.cancel();
+  }
+
+  void handle() {
+    done_reading();
+    write(registry_->router.handle(parser_->get()));
+  }
 
   // A request the server refuses before routing: the stream cannot be trusted after it, so close.
   void answer_and_close(ApiError error) {
@@ -298,6 +323,9 @@ class Session : public std::enable_shared_from_this<Session> {
   Response response_;
   // Steady-clock ticks since the wait for a request began; kBusy otherwise, kEvicted once taken by the cap.
   std::atomic<std::int64_t> idle_since_{kBusy};
+  asio::steady_timer request_timer_;
+  bool reading_ = false;    // a request has begun and is not yet read
+  bool timed_out_ = false;  // the request timer cut the read short
   bool stopping_ = false;
   std::size_t drained_ = 0;
   std::array<char, 4096> scratch_{};
