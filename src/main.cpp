@@ -77,6 +77,13 @@ int serve() {
     limits.max_connections = fd_cap;
   }
   http::Server server(io, router, limits);
+  // Before the first log line: a supervisor may send SIGTERM as soon as it sees the port.
+  boost::asio::signal_set signals(io, SIGINT, SIGTERM);
+  signals.async_wait([&](const boost::system::error_code& ec, int /*signal*/) {
+    if (ec) return;
+    say(stdout, "shutting down: draining requests in flight");
+    server.shutdown([&io] { io.stop(); });
+  });
   const auto endpoint = server.listen(config->bind_addr, config->port);
   if (!endpoint) {
     say(stderr, "error: " + endpoint.error());
@@ -96,12 +103,6 @@ int serve() {
         "exits. Set MACP_AUTH_SIGNING_KEY_JSON in production.");
   }
 
-  boost::asio::signal_set signals(io, SIGINT, SIGTERM);
-  signals.async_wait([&](const boost::system::error_code& ec, int /*signal*/) {
-    if (ec) return;
-    say(stdout, "shutting down: draining requests in flight");
-    server.shutdown([&io] { io.stop(); });
-  });
   server.start_accepting();
 
   std::vector<std::thread> pool;
