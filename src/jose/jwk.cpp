@@ -78,11 +78,14 @@ Result<EvpPkeyPtr> key_from_params(const char* type, OSSL_PARAM_BLD* bld, int se
   return EvpPkeyPtr(raw);
 }
 
-bool push_bn(OSSL_PARAM_BLD* bld, const char* name, std::string& bytes) {
+// The builder keeps a pointer to the BIGNUM, not a copy: `alive` must outlive OSSL_PARAM_BLD_to_param.
+bool push_bn(OSSL_PARAM_BLD* bld, const char* name, std::string& bytes, std::vector<BignumPtr>& alive) {
   BignumPtr bn(BN_bin2bn(reinterpret_cast<const unsigned char*>(bytes.data()), static_cast<int>(bytes.size()),
                          nullptr));
   cleanse(bytes);
-  return bn && OSSL_PARAM_BLD_push_BN(bld, name, bn.get()) == 1;
+  if (!bn || OSSL_PARAM_BLD_push_BN(bld, name, bn.get()) != 1) return false;
+  alive.push_back(std::move(bn));
+  return true;
 }
 
 Result<EvpPkeyPtr> rsa_key(const Json& jwk, bool with_private) {
@@ -110,10 +113,11 @@ Result<EvpPkeyPtr> rsa_key(const Json& jwk, bool with_private) {
     }
     if (crt_present != 0) members.insert(members.end(), kCrt.begin(), kCrt.end());
   }
+  std::vector<BignumPtr> alive;
   for (const auto& m : members) {
     auto bytes = member_bytes(jwk, m.jwk_name);
     if (!bytes) return fail(bytes.error());
-    if (!push_bn(bld.get(), m.ossl_name, bytes.value())) return fail("out of memory");
+    if (!push_bn(bld.get(), m.ossl_name, bytes.value(), alive)) return fail("out of memory");
   }
   auto key = key_from_params("RSA", bld.get(), with_private ? EVP_PKEY_KEYPAIR : EVP_PKEY_PUBLIC_KEY);
   if (!key) return key;
@@ -143,6 +147,7 @@ Result<EvpPkeyPtr> ec_key(const Json& jwk, bool with_private) {
       OSSL_PARAM_BLD_push_octet_string(bld.get(), OSSL_PKEY_PARAM_PUB_KEY, point.data(), point.size()) != 1) {
     return fail("out of memory");
   }
+  std::vector<BignumPtr> alive;
   if (with_private) {
     auto d = member_bytes(jwk, "d");
     if (!d) return fail(d.error());
@@ -150,7 +155,7 @@ Result<EvpPkeyPtr> ec_key(const Json& jwk, bool with_private) {
       cleanse(d.value());
       return fail("the EC JWK's \"d\" must be 32 bytes");
     }
-    if (!push_bn(bld.get(), OSSL_PKEY_PARAM_PRIV_KEY, d.value())) return fail("out of memory");
+    if (!push_bn(bld.get(), OSSL_PKEY_PARAM_PRIV_KEY, d.value(), alive)) return fail("out of memory");
   }
   auto key = key_from_params("EC", bld.get(), with_private ? EVP_PKEY_KEYPAIR : EVP_PKEY_PUBLIC_KEY);
   if (!key) return key;
