@@ -81,8 +81,7 @@ int serve() {
   boost::asio::signal_set signals(io, SIGINT, SIGTERM);
   signals.async_wait([&](const boost::system::error_code& ec, int /*signal*/) {
     if (ec) return;
-    say(stdout, "shutting down: draining requests in flight");
-    server.shutdown([&io] { io.stop(); });
+    server.shutdown([] { say(stdout, "shutting down: draining requests in flight"); }, [&io] { io.stop(); });
   });
   const auto endpoint = server.listen(config->bind_addr, config->port);
   if (!endpoint) {

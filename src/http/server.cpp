@@ -415,12 +415,14 @@ void Server::do_accept() {
 
 std::size_t Server::open_connections() const { return registry_->size(); }
 
-void Server::shutdown(std::function<void()> on_drained) {
-  asio::post(strand_, [this, on_drained = std::move(on_drained)]() mutable {
+void Server::shutdown(std::function<void()> on_listener_closed, std::function<void()> on_drained) {
+  asio::post(strand_, [this, on_listener_closed = std::move(on_listener_closed),
+                       on_drained = std::move(on_drained)]() mutable {
     stopping_ = true;
     beast::error_code ignored;
     acceptor_.close(ignored);
     retry_timer_.cancel();
+    if (on_listener_closed) on_listener_closed();
     for (auto& s : registry_->live()) s->stop();
     on_drained_ = std::move(on_drained);
     drain_deadline_ = std::chrono::steady_clock::now() + limits_.shutdown_grace;

@@ -85,9 +85,9 @@ class Server {
   Result<boost::asio::ip::tcp::endpoint> listen(const std::string& address, std::uint16_t port);
   void start_accepting();
 
-  // Stops accepting, closes idle connections, lets requests in flight finish,
-  // then calls `on_drained` (at once, or after `shutdown_grace` at the latest).
-  void shutdown(std::function<void()> on_drained);
+  // Stops accepting and calls `on_listener_closed` (from then on connecting is refused), closes idle
+  // connections, lets requests in flight finish, then calls `on_drained` (after `shutdown_grace` at the latest).
+  void shutdown(std::function<void()> on_listener_closed, std::function<void()> on_drained);
 
   std::size_t open_connections() const;
 
