@@ -4,9 +4,8 @@ import assert from 'node:assert/strict';
 import { startService, connect, collect, parseResponses, mintRequest, sleep, waitFor, SLOW } from './hardening_support.mjs';
 
 // A keep-alive client that mints back to back until the server closes its connection.
-function loadClient(port, id) {
+function loadClient(port, id, result) {
   return connect(port).then((socket) => new Promise((resolve) => {
-    const result = { sent: 0, complete: [], truncated: null, afterClose: 0 };
     let buffer = Buffer.alloc(0);
     const send = () => {
       result.sent += 1;
@@ -65,8 +64,11 @@ test('SIGTERM mid-load: in-flight requests finish, idle connections close, new o
     inFlight.push(socket);
   }
 
-  const load = Array.from({ length: 16 }, (_, i) => loadClient(port, i));
-  await sleep(500);
+  const progress = Array.from({ length: 16 }, () => ({ sent: 0, complete: [], truncated: null }));
+  const load = progress.map((result, i) => loadClient(port, i, result));
+  // Mid-load: every client has had an answer and is waiting for its next one (bounded for slow builds).
+  assert.ok(await waitFor(() => progress.every((r) => r.complete.length > 0), 30000), 'the load never got going');
+  await sleep(200);
 
   const signalled = Date.now();
   proc.kill('SIGTERM');
