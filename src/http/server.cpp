@@ -218,9 +218,11 @@ class Session : public std::enable_shared_from_this<Session> {
     apply_limits(*parser_, limits_);
     stream_.expires_never();
     reading_ = true;
+    ++request_number_;
     request_timer_.expires_after(limits_.request_timeout);
-    request_timer_.async_wait([self = shared_from_this()](beast::error_code ec) {
-      if (ec || !self->reading_) return;
+    // A firing already queued when the read finished must not cut short the next request's read.
+    request_timer_.async_wait([self = shared_from_this(), number = request_number_](beast::error_code ec) {
+      if (ec || !self->reading_ || number != self->request_number_) return;
       self->timed_out_ = true;
       self->stream_.cancel();
     });
@@ -324,6 +326,7 @@ class Session : public std::enable_shared_from_this<Session> {
   // Steady-clock ticks since the wait for a request began; kBusy otherwise, kEvicted once taken by the cap.
   std::atomic<std::int64_t> idle_since_{kBusy};
   asio::steady_timer request_timer_;
+  std::uint64_t request_number_ = 0;
   bool reading_ = false;    // a request has begun and is not yet read
   bool timed_out_ = false;  // the request timer cut the read short
   bool stopping_ = false;
