@@ -39,7 +39,7 @@ void scrub_key_from_environment() {
 }
 
 // The key has no option: a command line is visible to every user of the machine.
-constexpr std::array<OptionVariable, 7> kServeVariables{{
+constexpr std::array<OptionVariable, 10> kServeVariables{{
     {"--port", "PORT"},
     {"--bind", "MACP_AUTH_BIND_ADDR"},
     {"--issuer", "MACP_AUTH_ISSUER"},
@@ -47,9 +47,12 @@ constexpr std::array<OptionVariable, 7> kServeVariables{{
     {"--max-ttl", "MACP_AUTH_MAX_TTL_SECONDS"},
     {"--default-ttl", "MACP_AUTH_DEFAULT_TTL_SECONDS"},
     {"--alg", "MACP_AUTH_SIGNING_ALG"},
+    {"--max-connections", "MACP_AUTH_MAX_CONNECTIONS"},
+    {"--request-timeout", "MACP_AUTH_REQUEST_TIMEOUT_SECONDS"},
+    {"--idle-timeout", "MACP_AUTH_IDLE_TIMEOUT_SECONDS"},
 }};
 
-constexpr std::array<OptionSpec, 7> kOptions{{
+constexpr std::array<OptionSpec, 10> kOptions{{
     {"--port", "PORT", "listen port; 0 picks a free one (env PORT, default 3200)"},
     {"--bind", "ADDR", "listen address (env MACP_AUTH_BIND_ADDR, default 127.0.0.1)"},
     {"--issuer", "ISS", "the iss claim (env MACP_AUTH_ISSUER, default macp-auth-service)"},
@@ -57,6 +60,9 @@ constexpr std::array<OptionSpec, 7> kOptions{{
     {"--max-ttl", "SECONDS", "ceiling on token lifetime (env MACP_AUTH_MAX_TTL_SECONDS, default 3600)"},
     {"--default-ttl", "SECONDS", "lifetime when a request has none (env MACP_AUTH_DEFAULT_TTL_SECONDS, default 300)"},
     {"--alg", "RS256|ES256", "signing algorithm (env MACP_AUTH_SIGNING_ALG; default: the key's, else RS256)"},
+    {"--max-connections", "N", "connections open at once (env MACP_AUTH_MAX_CONNECTIONS, default 10000)"},
+    {"--request-timeout", "SECONDS", "to receive a whole request (env MACP_AUTH_REQUEST_TIMEOUT_SECONDS, default 30)"},
+    {"--idle-timeout", "SECONDS", "keep-alive wait for the next request (env MACP_AUTH_IDLE_TIMEOUT_SECONDS, default 10)"},
 }};
 
 int serve(const Command& self, const ParsedArgs& args, const Io& io) {
@@ -84,7 +90,22 @@ int serve(const Command& self, const ParsedArgs& args, const Io& io) {
   const http::Router router(mint::Minter(*config), key_set, http::system_clock_seconds);
   const unsigned threads = std::max(1U, std::thread::hardware_concurrency());
   boost::asio::io_context io_context(static_cast<int>(threads));
-  http::Server server(io_context, router);
+  http::Limits limits = http::limits_from(*config);
+  // Thousands of idle sockets must not run the process out of descriptors: use all we may, cap below it.
+  const std::size_t fd_cap = http::connection_cap_for(http::raise_open_file_limit());
+  if (limits.max_connections > fd_cap) {
+    log_line(stderr, "warning: MACP_AUTH_MAX_CONNECTIONS lowered to " + std::to_string(fd_cap) +
+                         " to fit the open-file limit (ulimit -n)");
+    limits.max_connections = fd_cap;
+  }
+  http::Server server(io_context, router, limits);
+  // Before the first log line: a supervisor may send SIGTERM as soon as it sees the port.
+  boost::asio::signal_set signals(io_context, SIGINT, SIGTERM);
+  signals.async_wait([&](const boost::system::error_code& ec, int /*signal*/) {
+    if (ec) return;
+    server.shutdown([] { log_line(stdout, "shutting down: draining requests in flight"); },
+                    [&io_context] { io_context.stop(); });
+  });
   const auto endpoint = server.listen(config->bind_addr, config->port);
   if (!endpoint) {
     log_line(stderr, "error: " + endpoint.error());
@@ -104,12 +125,6 @@ int serve(const Command& self, const ParsedArgs& args, const Io& io) {
              "exits. Set MACP_AUTH_SIGNING_KEY_JSON in production.");
   }
 
-  boost::asio::signal_set signals(io_context, SIGINT, SIGTERM);
-  signals.async_wait([&](const boost::system::error_code& ec, int /*signal*/) {
-    if (ec) return;
-    log_line(stdout, "shutting down: draining requests in flight");
-    server.shutdown([&io_context] { io_context.stop(); });
-  });
   server.start_accepting();
 
   std::vector<std::thread> pool;
@@ -127,7 +142,8 @@ const Command& serve_command() {
   static const Command kServe{
       "serve",
       "[serve] [--port PORT] [--bind ADDR] [--issuer ISS] [--audience AUD] [--max-ttl SECONDS] "
-      "[--default-ttl SECONDS] [--alg RS256|ES256]",
+      "[--default-ttl SECONDS] [--alg RS256|ES256] [--max-connections N] [--request-timeout SECONDS] "
+      "[--idle-timeout SECONDS]",
       "run the service (the default when no command is given)",
       kOptions,
       "Each option stands for an environment variable and wins over it; its value is checked exactly as\n"

@@ -78,6 +78,19 @@ Result<Config> load_config(const EnvLookup& env) {
       *field = *ttl;
     }
   }
+  if (const char* v = env("MACP_AUTH_MAX_CONNECTIONS")) {
+    const auto cap = parse_integer(v, 1, kMaxConnectionsSetting);
+    if (!cap) return fail(invalid("MACP_AUTH_MAX_CONNECTIONS", v, "an integer from 1 to 1048576"));
+    config.max_connections = *cap;
+  }
+  for (auto [name, field] : {std::pair{"MACP_AUTH_REQUEST_TIMEOUT_SECONDS", &config.request_timeout_seconds},
+                             std::pair{"MACP_AUTH_IDLE_TIMEOUT_SECONDS", &config.idle_timeout_seconds}}) {
+    if (const char* v = env(name)) {
+      const auto seconds = parse_integer(v, 1, kMaxTimeoutSetting);
+      if (!seconds) return fail(invalid(name, v, "a whole number of seconds from 1 to 3600"));
+      *field = *seconds;
+    }
+  }
   if (const char* v = env("MACP_AUTH_SIGNING_ALG")) {
     config.signing_alg = jose::parse_alg(v);
     if (!config.signing_alg) return fail(invalid("MACP_AUTH_SIGNING_ALG", v, "RS256 or ES256"));

@@ -15,6 +15,13 @@ namespace macp::config {
 // The upper bound on any TTL setting (about 68 years): keeps exp inside every verifier's range.
 inline constexpr std::int64_t kMaxTtlSetting = 2147483647;
 
+// Connection limits an operator may tune (docs/security.md has the full limits table).
+inline constexpr std::int64_t kDefaultMaxConnections = 10000;
+inline constexpr std::int64_t kMaxConnectionsSetting = 1048576;  // Linux's usual hard cap on descriptors
+inline constexpr std::int64_t kDefaultRequestTimeoutSeconds = 30;
+inline constexpr std::int64_t kDefaultIdleTimeoutSeconds = 10;
+inline constexpr std::int64_t kMaxTimeoutSetting = 3600;
+
 struct Config {
   std::uint16_t port = 3200;
   std::string bind_addr = "127.0.0.1";
@@ -24,6 +31,9 @@ struct Config {
   std::int64_t default_ttl_seconds = 300;
   std::optional<jose::Alg> signing_alg;           // unset: RS256, or the key's own type
   std::optional<std::string> signing_key_json;    // unset: an ephemeral key
+  std::int64_t max_connections = kDefaultMaxConnections;              // open at once; the excess is refused
+  std::int64_t request_timeout_seconds = kDefaultRequestTimeoutSeconds;  // first byte -> whole request read
+  std::int64_t idle_timeout_seconds = kDefaultIdleTimeoutSeconds;        // waiting for a request's first byte
 };
 
 // Returns the value of an environment variable, or nullptr when it is unset.

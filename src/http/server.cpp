@@ -1,19 +1,23 @@
 #include "http/server.h"
 
+#include <sys/resource.h>
+
 #include <boost/asio/dispatch.hpp>
 #include <boost/asio/post.hpp>
-#include <boost/asio/strand.hpp>
+#include <boost/asio/write.hpp>
 #include <boost/beast/core/bind_handler.hpp>
-#include <boost/beast/core/error.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/core/string.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
 #include <boost/beast/http/error.hpp>
-#include <boost/beast/http/parser.hpp>
 #include <boost/beast/http/read.hpp>
 #include <boost/beast/http/write.hpp>
 
+#include <algorithm>
 #include <array>
-#include <optional>
+#include <limits>
+#include <mutex>
+#include <unordered_map>
 #include <vector>
 
 namespace macp::http {
@@ -22,74 +26,272 @@ namespace asio = boost::asio;
 namespace beast = boost::beast;
 namespace bhttp = boost::beast::http;
 using tcp = asio::ip::tcp;
+using mint::ApiError;
 
 namespace {
 
-constexpr std::chrono::seconds kLingerTimeout{2};
-constexpr std::size_t kLingerMaxBytes = 1024 * 1024;
+constexpr std::size_t kIdleReadBytes = 4096;
+constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
+// Marks in Session::idle_since_: a busy session, and one the acceptor took for a new connection.
+constexpr std::int64_t kBusy = 0;
+constexpr std::int64_t kEvicted = -1;
 
-// A request the parser refused, as the client should hear it; nullopt: just close.
-std::optional<mint::ApiError> read_error_answer(const beast::error_code& ec) {
-  if (ec == bhttp::error::body_limit) return mint::ApiError::kBodyTooLarge;
-  if (ec == bhttp::error::header_limit) return mint::ApiError::kHeadersTooLarge;
-  // The client went away: nobody to answer.
-  if (ec == bhttp::error::end_of_stream || ec == bhttp::error::partial_message) return std::nullopt;
-  // Any other parser error is a malformed request (bad method, version, header, length, chunk …).
-  if (ec.category() == bhttp::make_error_code(bhttp::error::bad_method).category()) return mint::ApiError::kBadRequest;
-  return std::nullopt;
+std::int64_t now_ticks() {
+  return std::max<std::int64_t>(1, std::chrono::steady_clock::now().time_since_epoch().count());
+}
+
+std::string_view trim(std::string_view s) {
+  const auto first = s.find_first_not_of(" \t");
+  if (first == std::string_view::npos) return {};
+  return s.substr(first, s.find_last_not_of(" \t") - first + 1);
 }
 
 }  // namespace
 
+Limits limits_from(const config::Config& config) {
+  Limits limits;
+  limits.max_connections = static_cast<std::size_t>(config.max_connections);
+  limits.request_timeout = std::chrono::seconds(config.request_timeout_seconds);
+  limits.idle_timeout = std::chrono::seconds(config.idle_timeout_seconds);
+  return limits;
+}
+
+std::size_t raise_open_file_limit() {
+  rlimit limit{};
+  if (getrlimit(RLIMIT_NOFILE, &limit) != 0) return 1024;
+  if (limit.rlim_cur < limit.rlim_max) {
+    rlimit raised = limit;
+    raised.rlim_cur = limit.rlim_max;
+    if (setrlimit(RLIMIT_NOFILE, &raised) == 0) limit = raised;
+  }
+  if (limit.rlim_cur == RLIM_INFINITY || limit.rlim_cur > std::numeric_limits<std::size_t>::max()) {
+    return std::numeric_limits<std::size_t>::max();
+  }
+  return static_cast<std::size_t>(limit.rlim_cur);
+}
+
+std::size_t connection_cap_for(std::size_t fd_limit) {
+  // A tiny descriptor budget (a test's ulimit) still gets half of it.
+  if (fd_limit <= 2 * kReservedDescriptors) return std::max<std::size_t>(1, fd_limit / 2);
+  return fd_limit - kReservedDescriptors;
+}
+
+void apply_limits(RequestParser& parser, const Limits& limits) {
+  // Beast applies header_limit to the request line and to the fields separately; check_header adds them up.
+  parser.header_limit(static_cast<std::uint32_t>(limits.max_header_bytes));
+  parser.body_limit(limits.max_body_bytes);
+}
+
+std::optional<ApiError> check_header(const RequestParser& parser, std::size_t header_bytes, const Limits& limits) {
+  if (header_bytes > limits.max_header_bytes) return ApiError::kHeadersTooLarge;
+  const auto& request = parser.get();
+  if (request.version() != 10 && request.version() != 11) return ApiError::kBadRequest;
+  std::size_t codings = 0;
+  const auto [first, last] = request.equal_range(bhttp::field::transfer_encoding);
+  for (auto it = first; it != last; ++it) {
+    // Only a single, final "chunked": anything else has a body length a proxy in front may read differently.
+    if (++codings > 1 || !beast::iequals(trim(it->value()), "chunked")) return ApiError::kBadRequest;
+  }
+  if (codings > 0 && (request.version() == 10 || !parser.chunked())) return ApiError::kBadRequest;
+  if (codings > 0 && request.find(bhttp::field::content_length) != request.end()) return ApiError::kBadRequest;
+  return std::nullopt;
+}
+
+std::optional<ApiError> read_error_answer(const beast::error_code& ec, bool header_done) {
+  if (ec == bhttp::error::body_limit) return ApiError::kBodyTooLarge;
+  if (ec == bhttp::error::header_limit) return ApiError::kHeadersTooLarge;
+  if (ec == bhttp::error::buffer_overflow) return header_done ? ApiError::kBodyTooLarge : ApiError::kHeadersTooLarge;
+  if (ec == beast::error::timeout) return ApiError::kRequestTimeout;
+  // The client went away: nobody to answer.
+  if (ec == bhttp::error::end_of_stream || ec == bhttp::error::partial_message) return std::nullopt;
+  // Any other parser error is a malformed request (bad method, version, header, length, chunk …).
+  if (ec.category() == bhttp::make_error_code(bhttp::error::bad_method).category()) return ApiError::kBadRequest;
+  return std::nullopt;
+}
+
+// Every live session, for the connection cap and for shutdown.
+struct SessionRegistry {
+  SessionRegistry(const Router& r, Limits l) : router(r), limits(l) {}
+
+  void add(const std::shared_ptr<Session>& session, bool admitted) {
+    const std::lock_guard lock(mutex);
+    sessions.emplace(session.get(), Entry{session, admitted});
+    if (admitted) ++admitted_count;
+  }
+  void remove(Session* session) {
+    const std::lock_guard lock(mutex);
+    const auto it = sessions.find(session);
+    if (it == sessions.end()) return;
+    if (it->second.admitted) --admitted_count;
+    sessions.erase(it);
+  }
+  std::size_t size() const {
+    const std::lock_guard lock(mutex);
+    return sessions.size();
+  }
+  std::vector<std::shared_ptr<Session>> live() const {
+    std::vector<std::shared_ptr<Session>> out;
+    const std::lock_guard lock(mutex);
+    for (const auto& [ptr, entry] : sessions) {
+      if (auto s = entry.session.lock()) out.push_back(std::move(s));
+    }
+    return out;
+  }
+  // True when a new connection may be admitted: under the cap, or by closing the longest-idle one.
+  bool admit();
+
+  struct Entry {
+    std::weak_ptr<Session> session;
+    bool admitted;
+  };
+  const Router& router;
+  const Limits limits;
+  mutable std::mutex mutex;
+  std::unordered_map<Session*, Entry> sessions;
+  std::size_t admitted_count = 0;
+};
+
 class Session : public std::enable_shared_from_this<Session> {
  public:
-  Session(tcp::socket&& socket, Server& server) : stream_(std::move(socket)), server_(server) {}
-  ~Session() { server_.remove(this); }
+  Session(tcp::socket&& socket, std::shared_ptr<SessionRegistry> registry)
+      : stream_(std::move(socket)),
+        registry_(std::move(registry)),
+        limits_(registry_->limits),
+        buffer_(kReadBufferBytes),
+        request_timer_(stream_.get_executor()) {}
+  ~Session() { registry_->remove(this); }
 
   void start() {
-    asio::dispatch(stream_.get_executor(), beast::bind_front_handler(&Session::read_request, shared_from_this()));
+    asio::dispatch(stream_.get_executor(), beast::bind_front_handler(&Session::wait_for_request, shared_from_this()));
   }
 
-  // From the server on shutdown: a connection waiting for a request closes now,
-  // one handling a request closes once its response is written.
-  void stop() {
+  // The connection cap was reached: answer 503 and close, without reading a request.
+  void refuse() {
     asio::dispatch(stream_.get_executor(), [self = shared_from_this()] {
       self->stopping_ = true;
-      if (self->reading_) self->stream_.cancel();
+      self->write(Router::error(ApiError::kTooManyConnections, 11, false));
     });
   }
 
- private:
-  void read_request() {
-    if (stopping_) return close();
-    parser_.emplace();
-    parser_->header_limit(static_cast<std::uint32_t>(server_.limits_.max_header_bytes));
-    parser_->body_limit(server_.limits_.max_body_bytes);
-    stream_.expires_after(server_.limits_.request_timeout);
-    reading_ = true;
-    bhttp::async_read(stream_, buffer_, *parser_, beast::bind_front_handler(&Session::on_read, shared_from_this()));
+  // From the server on shutdown: a connection waiting for a request closes now,
+  // one in the middle of a request closes once its response is written.
+  void stop() {
+    asio::dispatch(stream_.get_executor(), [self = shared_from_this()] {
+      self->stopping_ = true;
+      beast::error_code ec;
+      // Bytes already here are a request in flight: let the pending read pick them up.
+      if (self->idle_since_.load() != kBusy && self->stream_.socket().available(ec) == 0) self->stream_.cancel();
+    });
   }
 
-  void on_read(beast::error_code ec, std::size_t /*bytes*/) {
-    reading_ = false;
-    if (ec) {
-      if (const auto answer = read_error_answer(ec)) return write(Router::error(*answer, 11, false));
-      return close();
+  // When idle since `since`, marks this session for closing and returns true (the acceptor's strand).
+  bool try_evict(std::int64_t since) {
+    if (!idle_since_.compare_exchange_strong(since, kEvicted)) return false;
+    asio::dispatch(stream_.get_executor(), [self = shared_from_this()] { self->stream_.cancel(); });
+    return true;
+  }
+
+  std::int64_t idle_since() const { return idle_since_.load(std::memory_order_relaxed); }
+
+ private:
+  // Between requests: the idle timeout runs until the first byte of the next one.
+  void wait_for_request() {
+    if (stopping_) return close();
+    if (buffer_.size() > 0) return read_header();  // pipelined: the next request is already here
+    stream_.expires_after(limits_.idle_timeout);
+    idle_since_.store(now_ticks());
+    stream_.async_read_some(buffer_.prepare(kIdleReadBytes),
+                            beast::bind_front_handler(&Session::on_first_bytes, shared_from_this()));
+  }
+
+  void on_first_bytes(beast::error_code ec, std::size_t bytes) {
+    const bool evicted = idle_since_.exchange(kBusy) == kEvicted;
+    buffer_.commit(bytes);
+    if (ec || evicted || bytes == 0) return close();
+    read_header();
+  }
+
+  // From the first byte, the whole request must arrive within the request timeout.
+  // Its own timer, not the stream's: a stream timeout closes the socket, and the client should hear 408.
+  void read_header() {
+    parser_.emplace();
+    apply_limits(*parser_, limits_);
+    stream_.expires_never();
+    reading_ = true;
+    ++request_number_;
+    request_timer_.expires_after(limits_.request_timeout);
+    // A firing already queued when the read finished must not cut short the next request's read.
+    request_timer_.async_wait([self = shared_from_this(), number = request_number_](beast::error_code ec) {
+      if (ec || !self->reading_ || number != self->request_number_) return;
+      self->timed_out_ = true;
+      self->stream_.cancel();
+    });
+    bhttp::async_read_header(stream_, buffer_, *parser_,
+                             beast::bind_front_handler(&Session::on_header, shared_from_this()));
+  }
+
+  void on_header(beast::error_code ec, std::size_t header_bytes) {
+    if (ec) return on_read_error(ec, false);
+    if (const auto refused = check_header(*parser_, header_bytes, limits_)) {
+      done_reading();
+      return answer_and_close(*refused);
     }
-    write(server_.router_.handle(parser_->get()));
+    if (parser_->is_done()) return handle();
+    const auto expect = parser_->get().find(bhttp::field::expect);
+    if (expect != parser_->get().end() && beast::iequals(expect->value(), "100-continue")) {
+      return asio::async_write(stream_, asio::buffer(kContinue),
+                               [self = shared_from_this()](beast::error_code write_ec, std::size_t) {
+                                 if (write_ec) return self->on_read_error(write_ec, true);
+                                 self->read_body();
+                               });
+    }
+    read_body();
+  }
+
+  void read_body() {
+    bhttp::async_read(stream_, buffer_, *parser_, beast::bind_front_handler(&Session::on_body, shared_from_this()));
+  }
+
+  void on_body(beast::error_code ec, std::size_t /*bytes*/) {
+    if (ec) return on_read_error(ec, true);
+    handle();
+  }
+
+  void on_read_error(const beast::error_code& ec, bool header_done) {
+    done_reading();
+    if (timed_out_) return answer_and_close(ApiError::kRequestTimeout);
+    if (const auto answer = read_error_answer(ec, header_done)) return answer_and_close(*answer);
+    close();
+  }
+
+  void done_reading() {
+    reading_ = false;
+    request_timer_.cancel();
+  }
+
+  void handle() {
+    done_reading();
+    write(registry_->router.handle(parser_->get()));
+  }
+
+  // A request the server refuses before routing: the stream cannot be trusted after it, so close.
+  void answer_and_close(ApiError error) {
+    const unsigned version = parser_ && parser_->got_some() && parser_->get().version() == 10 ? 10 : 11;
+    write(Router::error(error, version, false));
   }
 
   void write(Response&& response) {
     if (stopping_) response.keep_alive(false);
     response_ = std::move(response);
-    stream_.expires_after(server_.limits_.write_timeout);
+    stream_.expires_after(limits_.write_timeout);
     bhttp::async_write(stream_, response_, beast::bind_front_handler(&Session::on_write, shared_from_this()));
   }
 
   void on_write(beast::error_code ec, std::size_t /*bytes*/) {
     if (ec) return close();
     if (!response_.keep_alive()) return linger();
-    read_request();
+    parser_.reset();
+    wait_for_request();
   }
 
   // Half-close, then discard what the client still sends for a moment, so that
@@ -116,20 +318,50 @@ class Session : public std::enable_shared_from_this<Session> {
   }
 
   beast::tcp_stream stream_;
-  Server& server_;
+  std::shared_ptr<SessionRegistry> registry_;
+  const Limits& limits_;
   beast::flat_buffer buffer_;
-  std::optional<bhttp::request_parser<bhttp::string_body>> parser_;
+  std::optional<RequestParser> parser_;
   Response response_;
-  bool reading_ = false;
+  // Steady-clock ticks since the wait for a request began; kBusy otherwise, kEvicted once taken by the cap.
+  std::atomic<std::int64_t> idle_since_{kBusy};
+  asio::steady_timer request_timer_;
+  std::uint64_t request_number_ = 0;
+  bool reading_ = false;    // a request has begun and is not yet read
+  bool timed_out_ = false;  // the request timer cut the read short
   bool stopping_ = false;
   std::size_t drained_ = 0;
   std::array<char, 4096> scratch_{};
 };
 
+bool SessionRegistry::admit() {
+  std::shared_ptr<Session> oldest;
+  std::int64_t oldest_since = 0;
+  {
+    const std::lock_guard lock(mutex);
+    if (admitted_count < limits.max_connections) return true;
+    // An idle keep-alive connection costs its client only a reconnect; a new client would cost a refusal.
+    Session* candidate = nullptr;
+    for (const auto& [ptr, entry] : sessions) {
+      const std::int64_t since = entry.admitted ? ptr->idle_since() : kBusy;
+      if (since > 0 && (candidate == nullptr || since < oldest_since)) {
+        candidate = ptr;
+        oldest_since = since;
+      }
+    }
+    if (candidate == nullptr) return false;
+    oldest = sessions.at(candidate).session.lock();
+    // Already being destroyed: its slot is about to be free.
+    if (oldest == nullptr) return true;
+  }
+  // Outside the lock: the last reference may go here, and ~Session takes the lock.
+  return oldest->try_evict(oldest_since);
+}
+
 Server::Server(asio::io_context& io, const Router& router, Limits limits)
     : io_(io),
-      router_(router),
       limits_(limits),
+      registry_(std::make_shared<SessionRegistry>(router, limits)),
       strand_(asio::make_strand(io)),
       acceptor_(strand_),
       retry_timer_(strand_),
@@ -155,7 +387,9 @@ Result<tcp::endpoint> Server::listen(const std::string& address, std::uint16_t p
   return acceptor_.local_endpoint();
 }
 
-void Server::start_accepting() { do_accept(); }
+void Server::start_accepting() {
+  asio::dispatch(strand_, [this] { do_accept(); });
+}
 
 void Server::do_accept() {
   acceptor_.async_accept(asio::make_strand(io_), [this](beast::error_code ec, tcp::socket socket) {
@@ -170,42 +404,29 @@ void Server::do_accept() {
       return;
     }
     socket.set_option(tcp::no_delay(true), ec);
-    auto session = std::make_shared<Session>(std::move(socket), *this);
-    add(session);
-    session->start();
+    const bool admitted = registry_->admit();
+    auto session = std::make_shared<Session>(std::move(socket), registry_);
+    registry_->add(session, admitted);
+    if (admitted) {
+      session->start();
+    } else {
+      session->refuse();
+    }
     do_accept();
   });
 }
 
-void Server::add(const std::shared_ptr<Session>& session) {
-  const std::lock_guard lock(sessions_mutex_);
-  sessions_.emplace(session.get(), session);
-}
+std::size_t Server::open_connections() const { return registry_->size(); }
 
-void Server::remove(Session* session) {
-  const std::lock_guard lock(sessions_mutex_);
-  sessions_.erase(session);
-}
-
-std::size_t Server::open_connections() const {
-  const std::lock_guard lock(sessions_mutex_);
-  return sessions_.size();
-}
-
-void Server::shutdown(std::function<void()> on_drained) {
-  asio::post(strand_, [this, on_drained = std::move(on_drained)]() mutable {
+void Server::shutdown(std::function<void()> on_listener_closed, std::function<void()> on_drained) {
+  asio::post(strand_, [this, on_listener_closed = std::move(on_listener_closed),
+                       on_drained = std::move(on_drained)]() mutable {
     stopping_ = true;
     beast::error_code ignored;
     acceptor_.close(ignored);
     retry_timer_.cancel();
-    std::vector<std::shared_ptr<Session>> live;
-    {
-      const std::lock_guard lock(sessions_mutex_);
-      for (auto& [ptr, weak] : sessions_) {
-        if (auto s = weak.lock()) live.push_back(std::move(s));
-      }
-    }
-    for (auto& s : live) s->stop();
+    if (on_listener_closed) on_listener_closed();
+    for (auto& s : registry_->live()) s->stop();
     on_drained_ = std::move(on_drained);
     drain_deadline_ = std::chrono::steady_clock::now() + limits_.shutdown_grace;
     poll_drained();

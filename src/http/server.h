@@ -1,33 +1,80 @@
 #pragma once
 // HTTP/1.1 with keep-alive over Boost.Beast: accept, read with limits, route, write, drain on shutdown.
 // One Session per connection runs on its own strand; the io_context runs on every core.
+// Every byte from the network is hostile: each limit below has a clear answer (docs/security.md).
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
+#include <boost/beast/core/error.hpp>
+#include <boost/beast/http/parser.hpp>
+#include <boost/beast/http/string_body.hpp>
 
 #include <atomic>
 #include <chrono>
 #include <cstddef>
+#include <functional>
 #include <memory>
-#include <mutex>
-#include <unordered_map>
+#include <optional>
 
+#include "config/config.h"
 #include "http/router.h"
+#include "mint/errors.h"
 #include "result.h"
 
 namespace macp::http {
 
+// Request line plus headers; more is answered 431.
+inline constexpr std::size_t kMaxHeaderBytes = 8 * 1024;
+// SPEC.md §2; more is answered 413, from Content-Length before the body is read, or while reading chunks.
+inline constexpr std::size_t kMaxBodyBytes = 100 * 1024;
+// What one connection may buffer unparsed; bounds chunk lines, whose extensions Beast does not limit.
+inline constexpr std::size_t kReadBufferBytes = 4 * kMaxHeaderBytes;
+// A client that does not read its response is dropped after this.
+inline constexpr std::chrono::seconds kWriteTimeout{30};
+// SIGTERM -> exit stays under the contract's 10 s.
+inline constexpr std::chrono::seconds kShutdownGrace{9};
+// After an error response, how long unread request bytes are discarded before the close.
+inline constexpr std::chrono::seconds kLingerTimeout{2};
+inline constexpr std::size_t kLingerMaxBytes = 1024 * 1024;
+// Descriptors kept free of connections: the listener, stdio, OpenSSL, and refusals in progress.
+inline constexpr std::size_t kReservedDescriptors = 128;
+
 struct Limits {
-  std::size_t max_header_bytes = 8 * 1024;      // request line + headers
-  std::size_t max_body_bytes = 100 * 1024;      // SPEC.md §2
-  std::chrono::seconds request_timeout{30};     // from the first byte wait to the whole request read
-  std::chrono::seconds write_timeout{30};
-  std::chrono::seconds shutdown_grace{9};       // SIGTERM -> exit stays under 10 s
+  std::size_t max_header_bytes = kMaxHeaderBytes;
+  std::size_t max_body_bytes = kMaxBodyBytes;
+  std::size_t max_connections = config::kDefaultMaxConnections;  // admitted at once; the excess gets 503
+  std::chrono::seconds request_timeout{config::kDefaultRequestTimeoutSeconds};  // first byte -> request read
+  std::chrono::seconds idle_timeout{config::kDefaultIdleTimeoutSeconds};        // waiting for a first byte
+  std::chrono::seconds write_timeout = kWriteTimeout;
+  std::chrono::seconds shutdown_grace = kShutdownGrace;
 };
 
+// The operator's settings as limits (the byte limits are fixed by the contract).
+Limits limits_from(const config::Config& config);
+
+// Raises the soft RLIMIT_NOFILE to the hard one; returns the soft limit now in force.
+std::size_t raise_open_file_limit();
+
+// The connection cap that fits in `fd_limit` descriptors with kReservedDescriptors to spare.
+std::size_t connection_cap_for(std::size_t fd_limit);
+
+using RequestParser = boost::beast::http::request_parser<boost::beast::http::string_body>;
+
+// A parser for one request, with the byte limits set.
+void apply_limits(RequestParser& parser, const Limits& limits);
+
+// Checks Beast does not make, once a header is parsed: total header size, HTTP/1.0 or 1.1 only,
+// and Transfer-Encoding exactly "chunked" with no Content-Length (no request smuggling).
+std::optional<mint::ApiError> check_header(const RequestParser& parser, std::size_t header_bytes,
+                                           const Limits& limits);
+
+// A failed read as the client should hear it; nullopt: the client is gone or idle, just close.
+std::optional<mint::ApiError> read_error_answer(const boost::beast::error_code& ec, bool header_done);
+
 class Session;
+struct SessionRegistry;
 
 class Server {
  public:
@@ -38,22 +85,20 @@ class Server {
   Result<boost::asio::ip::tcp::endpoint> listen(const std::string& address, std::uint16_t port);
   void start_accepting();
 
-  // Stops accepting, closes idle connections, lets requests in flight finish,
-  // then calls `on_drained` (at once, or after `shutdown_grace` at the latest).
-  void shutdown(std::function<void()> on_drained);
+  // Stops accepting and calls `on_listener_closed` (from then on connecting is refused), closes idle
+  // connections, lets requests in flight finish, then calls `on_drained` (after `shutdown_grace` at the latest).
+  void shutdown(std::function<void()> on_listener_closed, std::function<void()> on_drained);
 
   std::size_t open_connections() const;
 
  private:
-  friend class Session;
   void do_accept();
-  void add(const std::shared_ptr<Session>& session);
-  void remove(Session* session);
   void poll_drained();
 
   boost::asio::io_context& io_;
-  const Router& router_;
   Limits limits_;
+  // Sessions may outlive the Server (handlers left in a stopped io_context): they share this instead.
+  std::shared_ptr<SessionRegistry> registry_;
   boost::asio::strand<boost::asio::io_context::executor_type> strand_;  // acceptor and timers
   boost::asio::ip::tcp::acceptor acceptor_;
   boost::asio::steady_timer retry_timer_;
@@ -61,8 +106,6 @@ class Server {
   std::chrono::steady_clock::time_point drain_deadline_;
   std::function<void()> on_drained_;
   std::atomic<bool> stopping_{false};
-  mutable std::mutex sessions_mutex_;
-  std::unordered_map<Session*, std::weak_ptr<Session>> sessions_;
 };
 
 }  // namespace macp::http

@@ -24,6 +24,8 @@ constexpr std::array kErrors{
     MACP_ERROR(413, "request body too large"),
     MACP_ERROR(415, "content-type must be application/json"),
     MACP_ERROR(431, "request headers too large"),
+    MACP_ERROR(408, "request timeout"),
+    MACP_ERROR(503, "too many open connections"),
     MACP_ERROR(500, "internal error"),
 };
 

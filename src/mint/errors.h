@@ -22,6 +22,8 @@ enum class ApiError {
   kBodyTooLarge,
   kUnsupportedMediaType,
   kHeadersTooLarge,
+  kRequestTimeout,
+  kTooManyConnections,
   kInternal,
 };
 
