@@ -2,6 +2,7 @@
 
 #include <boost/asio/ip/address.hpp>
 
+#include <array>
 #include <charconv>
 
 namespace macp::config {
@@ -42,6 +43,27 @@ bool is_printable_utf8(std::string_view text) {
   return true;
 }
 
+struct IntegerSetting {
+  const char* name;
+  std::int64_t Config::*field;
+  std::int64_t min;
+  std::int64_t max;
+  const char* expected;
+};
+
+constexpr std::array kIntegerSettings{
+    IntegerSetting{"MACP_AUTH_MAX_TTL_SECONDS", &Config::max_ttl_seconds, 1, kMaxTtlSetting,
+                   "a whole number of seconds from 1 to 2147483647"},
+    IntegerSetting{"MACP_AUTH_DEFAULT_TTL_SECONDS", &Config::default_ttl_seconds, 1, kMaxTtlSetting,
+                   "a whole number of seconds from 1 to 2147483647"},
+    IntegerSetting{"MACP_AUTH_MAX_CONNECTIONS", &Config::max_connections, 1, kMaxConnectionsSetting,
+                   "an integer from 1 to 1048576"},
+    IntegerSetting{"MACP_AUTH_REQUEST_TIMEOUT_SECONDS", &Config::request_timeout_seconds, 1, kMaxTimeoutSetting,
+                   "a whole number of seconds from 1 to 3600"},
+    IntegerSetting{"MACP_AUTH_IDLE_TIMEOUT_SECONDS", &Config::idle_timeout_seconds, 1, kMaxTimeoutSetting,
+                   "a whole number of seconds from 1 to 3600"},
+};
+
 std::string invalid(const char* name, std::string_view value, std::string_view expected) {
   return std::string(name) + "=\"" + std::string(value) + "\" is invalid: expected " + std::string(expected);
 }
@@ -70,25 +92,11 @@ Result<Config> load_config(const EnvLookup& env) {
       *field = v;
     }
   }
-  for (auto [name, field] : {std::pair{"MACP_AUTH_MAX_TTL_SECONDS", &config.max_ttl_seconds},
-                             std::pair{"MACP_AUTH_DEFAULT_TTL_SECONDS", &config.default_ttl_seconds}}) {
-    if (const char* v = env(name)) {
-      const auto ttl = parse_integer(v, 1, kMaxTtlSetting);
-      if (!ttl) return fail(invalid(name, v, "a whole number of seconds from 1 to 2147483647"));
-      *field = *ttl;
-    }
-  }
-  if (const char* v = env("MACP_AUTH_MAX_CONNECTIONS")) {
-    const auto cap = parse_integer(v, 1, kMaxConnectionsSetting);
-    if (!cap) return fail(invalid("MACP_AUTH_MAX_CONNECTIONS", v, "an integer from 1 to 1048576"));
-    config.max_connections = *cap;
-  }
-  for (auto [name, field] : {std::pair{"MACP_AUTH_REQUEST_TIMEOUT_SECONDS", &config.request_timeout_seconds},
-                             std::pair{"MACP_AUTH_IDLE_TIMEOUT_SECONDS", &config.idle_timeout_seconds}}) {
-    if (const char* v = env(name)) {
-      const auto seconds = parse_integer(v, 1, kMaxTimeoutSetting);
-      if (!seconds) return fail(invalid(name, v, "a whole number of seconds from 1 to 3600"));
-      *field = *seconds;
+  for (const auto& setting : kIntegerSettings) {
+    if (const char* v = env(setting.name)) {
+      const auto value = parse_integer(v, setting.min, setting.max);
+      if (!value) return fail(invalid(setting.name, v, setting.expected));
+      config.*setting.field = *value;
     }
   }
   if (const char* v = env("MACP_AUTH_SIGNING_ALG")) {
