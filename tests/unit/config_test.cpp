@@ -26,6 +26,9 @@ TEST(Config, DefaultsMatchTheContract) {
   EXPECT_EQ(config->default_ttl_seconds, 300);
   EXPECT_FALSE(config->signing_alg);
   EXPECT_FALSE(config->signing_key_json);
+  EXPECT_EQ(config->max_connections, 10000);
+  EXPECT_EQ(config->request_timeout_seconds, 30);
+  EXPECT_EQ(config->idle_timeout_seconds, 10);
 }
 
 TEST(Config, ReadsEveryVariable) {
@@ -36,7 +39,10 @@ TEST(Config, ReadsEveryVariable) {
                       {"MACP_AUTH_MAX_TTL_SECONDS", "60"},
                       {"MACP_AUTH_DEFAULT_TTL_SECONDS", "30"},
                       {"MACP_AUTH_SIGNING_ALG", "ES256"},
-                      {"MACP_AUTH_SIGNING_KEY_JSON", "{}"}});
+                      {"MACP_AUTH_SIGNING_KEY_JSON", "{}"},
+                      {"MACP_AUTH_MAX_CONNECTIONS", "50"},
+                      {"MACP_AUTH_REQUEST_TIMEOUT_SECONDS", "5"},
+                      {"MACP_AUTH_IDLE_TIMEOUT_SECONDS", "3600"}});
   ASSERT_TRUE(config);
   EXPECT_EQ(config->port, 0);
   EXPECT_EQ(config->bind_addr, "::");
@@ -46,6 +52,9 @@ TEST(Config, ReadsEveryVariable) {
   EXPECT_EQ(config->default_ttl_seconds, 30);
   EXPECT_EQ(config->signing_alg, jose::Alg::ES256);
   EXPECT_EQ(config->signing_key_json, "{}");
+  EXPECT_EQ(config->max_connections, 50);
+  EXPECT_EQ(config->request_timeout_seconds, 5);
+  EXPECT_EQ(config->idle_timeout_seconds, 3600);
   EXPECT_EQ(load({{"PORT", "65535"}})->port, 65535);
   EXPECT_EQ(load({{"MACP_AUTH_ISSUER", "https://auth.example.com/\xc3\xa9 \xf0\x9f\x94\x91"}})->issuer,
             "https://auth.example.com/\xc3\xa9 \xf0\x9f\x94\x91");
@@ -79,7 +88,11 @@ INSTANTIATE_TEST_SUITE_P(
                     BadValue{"MACP_AUTH_MAX_TTL_SECONDS", "99999999999999999999999"},
                     BadValue{"MACP_AUTH_DEFAULT_TTL_SECONDS", "-5"}, BadValue{"MACP_AUTH_DEFAULT_TTL_SECONDS", "1h"},
                     BadValue{"MACP_AUTH_SIGNING_ALG", "HS256"}, BadValue{"MACP_AUTH_SIGNING_ALG", "rs256"},
-                    BadValue{"MACP_AUTH_SIGNING_ALG", "none"}, BadValue{"MACP_AUTH_SIGNING_KEY_JSON", ""}),
+                    BadValue{"MACP_AUTH_SIGNING_ALG", "none"}, BadValue{"MACP_AUTH_SIGNING_KEY_JSON", ""},
+                    BadValue{"MACP_AUTH_MAX_CONNECTIONS", "0"}, BadValue{"MACP_AUTH_MAX_CONNECTIONS", "1048577"},
+                    BadValue{"MACP_AUTH_MAX_CONNECTIONS", "many"}, BadValue{"MACP_AUTH_REQUEST_TIMEOUT_SECONDS", "0"},
+                    BadValue{"MACP_AUTH_REQUEST_TIMEOUT_SECONDS", "30s"},
+                    BadValue{"MACP_AUTH_IDLE_TIMEOUT_SECONDS", "3601"}, BadValue{"MACP_AUTH_IDLE_TIMEOUT_SECONDS", "-1"}),
     [](const testing::TestParamInfo<BadValue>& info) {
       return std::string(info.param.name) + "_" + std::to_string(info.index);
     });
