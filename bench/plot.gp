@@ -9,12 +9,14 @@ set multiplot layout 1,2 title "macp-auth-service under wrk on loopback (medians
 set logscale x 2
 set logscale y 10
 set xtics (1, 8, 64, 256)
+set xrange [0.7:370]
 set xlabel "connections"
 set grid
-set key outside bottom center horizontal maxrows 4
+set key outside bottom center horizontal maxrows 4 spacing 1.1
 
-set title "throughput"
+set title "throughput (ceilings dotted or dashed)"
 set ylabel "requests/s"
+set yrange [500:300000]
 plot datafile using 1:2 with linespoints lw 2 pt 7 lc rgb "#1f77b4" title "POST /tokens RS256", \
      datafile using 1:3 with linespoints lw 2 pt 7 lc rgb "#d62728" title "POST /tokens ES256", \
      datafile using 1:4 with linespoints lw 2 pt 7 lc rgb "#2ca02c" title "GET jwks.json", \
@@ -25,6 +27,7 @@ plot datafile using 1:2 with linespoints lw 2 pt 7 lc rgb "#1f77b4" title "POST 
 
 set title "p99 latency"
 set ylabel "milliseconds"
+set yrange [*:*]
 plot datafile using 1:9 with linespoints lw 2 pt 7 lc rgb "#1f77b4" title "POST /tokens RS256", \
      datafile using 1:10 with linespoints lw 2 pt 7 lc rgb "#d62728" title "POST /tokens ES256", \
      datafile using 1:11 with linespoints lw 2 pt 7 lc rgb "#2ca02c" title "GET jwks.json", \
