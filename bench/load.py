@@ -271,21 +271,19 @@ def measure_load(server, path, conns, duration, body_file, wrk_threads):
     }
 
 
-def openssl_ceilings(seconds):
-    """CPU (user) time per sign on one core, as `openssl speed` measures it."""
-    out = subprocess.run(["openssl", "speed", "-mr", "-seconds", str(seconds), "rsa2048", "ecdsap256"],
+SIGN_ALG = {"mint-rs256": "rsa2048", "mint-es256": "ecdsap256"}
+
+
+def openssl_sign_cpu_us(alg, seconds):
+    """CPU (user) microseconds per sign on one core, as `openssl speed` measures it."""
+    out = subprocess.run(["openssl", "speed", "-mr", "-seconds", str(seconds), alg],
                          capture_output=True, text=True, check=True).stdout
-    rsa = ecdsa = None
+    tag, bits = {"rsa2048": ("+F2", "2048"), "ecdsap256": ("+F4", "256")}[alg]
     for line in out.splitlines():
         parts = line.split(":")
-        if parts[0] == "+F2" and parts[2] == "2048":
-            rsa = float(parts[3])
-        if parts[0] == "+F4" and parts[2] == "256":
-            ecdsa = float(parts[3])
-    if not rsa or not ecdsa:
-        raise RuntimeError("could not read openssl speed output:\n" + out)
-    return {"rsa2048_sign_per_s": rsa, "ecdsap256_sign_per_s": ecdsa,
-            "rsa2048_cpu_us": 1e6 / rsa, "ecdsap256_cpu_us": 1e6 / ecdsa}
+        if parts[0] == tag and parts[2] == bits:
+            return 1e6 / float(parts[3])
+    raise RuntimeError("could not read openssl speed output:\n" + out)
 
 
 def startup_ms(binary, samples):
@@ -339,19 +337,25 @@ def one_round(args, round_no):
         log(f"round {round_no}: {name} c={row['conns']}: {row['rps']:.0f} req/s, p99 {row['p99_ms']:.2f} ms, "
             f"{row['cpu_us_per_req']:.1f} us CPU/req")
 
-    # The sign ceiling: openssl speed just before and just after the mint loads, averaged.
-    log(f"round {round_no}: openssl speed")
-    ceilings = [openssl_ceilings(args.openssl_seconds)]
-    for scenario in ("mint-rs256", "mint-es256"):
+    # The sign ceiling brackets every mint load: openssl speed right before and right after it
+    # (each run serves as the next load's "before"), and the load is compared with their mean.
+    samples = {alg: [] for alg in SIGN_ALG.values()}
+    for scenario, alg in SIGN_ALG.items():
+        log(f"round {round_no}: openssl speed {alg}")
+        before = openssl_sign_cpu_us(alg, args.openssl_seconds)
+        samples[alg].append(before)
         for conns in args.conns:
-            result["ours"][scenario].append(measure_ours(args, scenario, conns))
-            note(scenario, result["ours"][scenario][-1])
-    log(f"round {round_no}: openssl speed again")
-    ceilings.append(openssl_ceilings(args.openssl_seconds))
-    result["openssl_samples"] = ceilings
-    per_s = {k: statistics.mean(c[k] for c in ceilings) for k in ("rsa2048_sign_per_s", "ecdsap256_sign_per_s")}
-    result["openssl"] = {**per_s, "rsa2048_cpu_us": 1e6 / per_s["rsa2048_sign_per_s"],
-                         "ecdsap256_cpu_us": 1e6 / per_s["ecdsap256_sign_per_s"]}
+            row = measure_ours(args, scenario, conns)
+            after = openssl_sign_cpu_us(alg, args.openssl_seconds)
+            samples[alg].append(after)
+            row["ceiling_cpu_us"] = (before + after) / 2
+            row["cpu_vs_ceiling"] = row["cpu_us_per_req"] / row["ceiling_cpu_us"]
+            result["ours"][scenario].append(row)
+            note(scenario, row)
+            before = after
+    result["openssl_samples"] = samples
+    result["openssl"] = {f"{alg}_cpu_us": statistics.median(v) for alg, v in samples.items()}
+    result["openssl"].update({f"{alg}_sign_per_s": 1e6 / statistics.median(v) for alg, v in samples.items()})
 
     # The static-file ceiling: nginx right after our JWKS at each connection count, same bytes.
     svc = Service(args.binary, SCENARIOS["jwks"][0])
@@ -362,10 +366,14 @@ def one_round(args, round_no):
         svc.stop()
     result["service_threads"] = threads
     for conns in args.conns:
-        result["ours"]["jwks"].append(measure_ours(args, "jwks", conns))
-        note("jwks", result["ours"]["jwks"][-1])
-        result["nginx"].append(measure_nginx(args, jwks_body, threads, conns))
-        note("nginx", result["nginx"][-1])
+        ours = measure_ours(args, "jwks", conns)
+        note("jwks", ours)
+        ngx = measure_nginx(args, jwks_body, threads, conns)
+        note("nginx", ngx)
+        ours["rps_vs_nginx"] = ours["rps"] / ngx["rps"]
+        ours["cpu_vs_nginx"] = ours["cpu_us_per_req"] / ngx["cpu_us_per_req"]
+        result["ours"]["jwks"].append(ours)
+        result["nginx"].append(ngx)
         result["ours"]["healthz"].append(measure_ours(args, "healthz", conns))
         note("healthz", result["ours"]["healthz"][-1])
     result["startup_ms"] = startup_ms(args.binary, args.startup_samples)
@@ -382,9 +390,9 @@ def ratios(r, headline_conns):
     o = r["ours"]
     h = headline_conns
     out = {
-        "rs256_cpu_vs_openssl": at(o["mint-rs256"], h)["cpu_us_per_req"] / r["openssl"]["rsa2048_cpu_us"],
-        "es256_cpu_vs_openssl": at(o["mint-es256"], h)["cpu_us_per_req"] / r["openssl"]["ecdsap256_cpu_us"],
-        "jwks_rps_vs_nginx": at(o["jwks"], h)["rps"] / at(r["nginx"], h)["rps"],
+        "rs256_cpu_vs_openssl": at(o["mint-rs256"], h)["cpu_vs_ceiling"],
+        "es256_cpu_vs_openssl": at(o["mint-es256"], h)["cpu_vs_ceiling"],
+        "jwks_rps_vs_nginx": at(o["jwks"], h)["rps_vs_nginx"],
         "startup_ms": r["startup_ms"],
     }
     top = max(x["conns"] for x in r["nginx"])
@@ -435,22 +443,21 @@ def markdown(summary, meta):
         f"service threads: {s['service_threads']}; load average at start of rounds: "
         f"{', '.join(f'{x:.1f}' for x in meta['loadavg'])}. All figures are medians over rounds.",
         "",
-        f"Ceilings (mean of `openssl speed` just before and just after the mint loads): OpenSSL rsa2048 sign {o['rsa2048_cpu_us']:.1f} µs CPU ({o['rsa2048_sign_per_s']:.0f}/s on one core); "
-        f"ecdsap256 sign {o['ecdsap256_cpu_us']:.1f} µs CPU ({o['ecdsap256_sign_per_s']:.0f}/s on one core).",
+        f"Ceilings (`openssl speed`, one core, median of the runs that bracket each mint load): rsa2048 sign "
+        f"{o['rsa2048_cpu_us']:.1f} µs CPU ({o['rsa2048_sign_per_s']:.0f}/s); ecdsap256 sign {o['ecdsap256_cpu_us']:.1f} "
+        f"µs CPU ({o['ecdsap256_sign_per_s']:.0f}/s). \"CPU vs ceiling\" divides each load's CPU per request by the mean "
+        f"of the two runs right before and after it; JWKS is compared with nginx measured right after it.",
         "",
         "| load | conns | req/s | p50 ms | p99 ms | CPU µs/req | CPU vs ceiling | peak RSS MiB | errors | non-2xx |",
         "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
-    ceiling = {"mint-rs256": o["rsa2048_cpu_us"], "mint-es256": o["ecdsap256_cpu_us"]}
-    nginx_by_conns = {x["conns"]: x for x in s["nginx"]}
     series = list(s["ours"].items()) + [("nginx jwks (ceiling)", s["nginx"])]
     for name, rows in series:
         for x in rows:
-            if name in ceiling:
-                vs = f"{x['cpu_us_per_req'] / ceiling[name]:.2f}× sign"
-            elif name == "jwks":
-                ngx = nginx_by_conns[x["conns"]]
-                vs = f"{x['rps'] / ngx['rps']:.2f}× nginx req/s, {x['cpu_us_per_req'] / ngx['cpu_us_per_req']:.2f}× its CPU"
+            if "cpu_vs_ceiling" in x:
+                vs = f"{x['cpu_vs_ceiling']:.2f}× sign"
+            elif "rps_vs_nginx" in x:
+                vs = f"{x['rps_vs_nginx']:.2f}× nginx req/s, {x['cpu_vs_nginx']:.2f}× its CPU"
             else:
                 vs = ""
             lines.append(f"| {name} | {x['conns']} | {x['rps']:.0f} | {x['p50_ms']:.2f} | {x['p99_ms']:.2f} | "
@@ -528,7 +535,7 @@ def main():
     ap.add_argument("--conns", type=lambda v: [int(c) for c in v.split(",")], default=[1, 8, 64, 256])
     ap.add_argument("--headline-conns", type=int, default=64)
     ap.add_argument("--wrk-threads", type=int, default=1)
-    ap.add_argument("--openssl-seconds", type=int, default=3)
+    ap.add_argument("--openssl-seconds", type=int, default=1, help="per openssl speed run (it signs, then verifies)")
     ap.add_argument("--startup-samples", type=int, default=10)
     ap.add_argument("--micro", type=Path, help="Google Benchmark JSON to add to the table")
     args = ap.parse_args()
