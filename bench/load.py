@@ -61,6 +61,19 @@ def status_field(pid, name):
     raise KeyError(name)
 
 
+def context_switches(pid):
+    """(voluntary, involuntary) context switches summed over the process's threads: the times
+    they blocked (for us, an idle epoll_wait) and the times the kernel preempted them."""
+    vol = invol = 0
+    for tid in os.listdir(f"/proc/{pid}/task"):
+        try:
+            vol += status_field(f"{pid}/task/{tid}", "voluntary_ctxt_switches")
+            invol += status_field(f"{pid}/task/{tid}", "nonvoluntary_ctxt_switches")
+        except (OSError, KeyError):
+            pass
+    return vol, invol
+
+
 def children_of(pid):
     kids = []
     for entry in os.listdir("/proc"):
@@ -145,6 +158,9 @@ class Service:
     def threads(self):
         return status_field(self.pid, "Threads")
 
+    def switches(self):
+        return context_switches(self.pid)
+
 
 def free_port():
     with socket.socket() as s:
@@ -225,6 +241,10 @@ http {{
     def peak_rss_kib(self):
         return sum(status_field(p, "VmHWM") for p in self.pids)
 
+    def switches(self):
+        per_pid = [context_switches(p) for p in self.pids]
+        return sum(v for v, _ in per_pid), sum(i for _, i in per_pid)
+
 
 def http_get(port, path, method="GET", body=None):
     conn = http.client.HTTPConnection(HOST, port, timeout=5)
@@ -252,9 +272,10 @@ def run_wrk(port, path, conns, duration, body_file, wrk_threads):
 
 
 def measure_load(server, path, conns, duration, body_file, wrk_threads):
-    before = server.cpu_ticks()
+    before, (vol_before, invol_before) = server.cpu_ticks(), server.switches()
     w = run_wrk(server.port, path, conns, duration, body_file, wrk_threads)
     cpu_s = (server.cpu_ticks() - before) / TICKS_PER_SECOND
+    vol, invol = server.switches()
     n = max(1, w["requests"])
     errors = w["connect_errors"] + w["read_errors"] + w["write_errors"] + w["timeouts"]
     return {
@@ -265,6 +286,8 @@ def measure_load(server, path, conns, duration, body_file, wrk_threads):
         "p99_ms": w["p99_us"] / 1e3,
         "mean_ms": w["mean_us"] / 1e3,
         "cpu_us_per_req": cpu_s * 1e6 / n,
+        "sleeps_per_req": (vol - vol_before) / n,
+        "preempted_per_req": (invol - invol_before) / n,
         "peak_rss_kib": server.peak_rss_kib(),
         "errors": errors,
         "non_2xx": w["status_errors"],
@@ -448,8 +471,8 @@ def markdown(summary, meta):
         f"µs CPU ({o['ecdsap256_sign_per_s']:.0f}/s). \"CPU vs ceiling\" divides each load's CPU per request by the mean "
         f"of the two runs right before and after it; JWKS is compared with nginx measured right after it.",
         "",
-        "| load | conns | req/s | p50 ms | p99 ms | CPU µs/req | CPU vs ceiling | peak RSS MiB | errors | non-2xx |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "| load | conns | req/s | p50 ms | p99 ms | CPU µs/req | CPU vs ceiling | sleeps/req | preempted/req | peak RSS MiB | errors | non-2xx |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     series = list(s["ours"].items()) + [("nginx jwks (ceiling)", s["nginx"])]
     for name, rows in series:
@@ -461,7 +484,8 @@ def markdown(summary, meta):
             else:
                 vs = ""
             lines.append(f"| {name} | {x['conns']} | {x['rps']:.0f} | {x['p50_ms']:.2f} | {x['p99_ms']:.2f} | "
-                         f"{x['cpu_us_per_req']:.1f} | {vs} | {x['peak_rss_kib'] / 1024:.1f} | {x['errors']} | "
+                         f"{x['cpu_us_per_req']:.1f} | {vs} | {x['sleeps_per_req']:.2f} | {x['preempted_per_req']:.3f} | "
+                         f"{x['peak_rss_kib'] / 1024:.1f} | {x['errors']} | "
                          f"{x['non_2xx']} |")
     r = s["ratios"]
     h = meta["headline_conns"]
