@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "cli/command.h"
+#include "http/io_threads.h"
 #include "http/router.h"
 #include "http/server.h"
 #include "jose/openssl.h"
@@ -89,7 +90,8 @@ int serve(const Command& self, const ParsedArgs& args, const Io& io) {
 
   const http::Router router(mint::Minter(*config), key_set, http::system_clock_seconds);
   const unsigned threads = std::max(1U, std::thread::hardware_concurrency());
-  boost::asio::io_context io_context(static_cast<int>(threads));
+  http::IoThreads io_threads(threads);
+  boost::asio::io_context& io_context = io_threads.main();
   http::Limits limits = http::limits_from(*config);
   // Thousands of idle sockets must not run the process out of descriptors: use all we may, cap below it.
   const std::size_t fd_cap = http::connection_cap_for(http::raise_open_file_limit());
@@ -99,12 +101,13 @@ int serve(const Command& self, const ParsedArgs& args, const Io& io) {
     limits.max_connections = fd_cap;
   }
   http::Server server(io_context, router, limits);
+  server.spread_connections(io_threads.contexts());
   // Before the first log line: a supervisor may send SIGTERM as soon as it sees the port.
   boost::asio::signal_set signals(io_context, SIGINT, SIGTERM);
   signals.async_wait([&](const boost::system::error_code& ec, int /*signal*/) {
     if (ec) return;
     server.shutdown([] { log_line(stdout, "shutting down: draining requests in flight"); },
-                    [&io_context] { io_context.stop(); });
+                    [&io_threads] { io_threads.stop(); });
   });
   const auto endpoint = server.listen(config->bind_addr, config->port);
   if (!endpoint) {
@@ -127,11 +130,7 @@ int serve(const Command& self, const ParsedArgs& args, const Io& io) {
 
   server.start_accepting();
 
-  std::vector<std::thread> pool;
-  pool.reserve(threads - 1);
-  for (unsigned i = 1; i < threads; ++i) pool.emplace_back([&io_context] { io_context.run(); });
-  io_context.run();
-  for (auto& t : pool) t.join();
+  io_threads.run();
   log_line(stdout, "stopped");
   return kExitOk;
 }

@@ -391,8 +391,15 @@ void Server::start_accepting() {
   asio::dispatch(strand_, [this] { do_accept(); });
 }
 
+void Server::spread_connections(std::vector<asio::io_context*> contexts) { connection_contexts_ = std::move(contexts); }
+
+asio::any_io_executor Server::connection_executor() {
+  if (connection_contexts_.empty()) return asio::make_strand(io_);
+  return connection_contexts_[next_context_++ % connection_contexts_.size()]->get_executor();
+}
+
 void Server::do_accept() {
-  acceptor_.async_accept(asio::make_strand(io_), [this](beast::error_code ec, tcp::socket socket) {
+  acceptor_.async_accept(connection_executor(), [this](beast::error_code ec, tcp::socket socket) {
     if (stopping_) return;
     if (ec) {
       if (ec == asio::error::operation_aborted) return;

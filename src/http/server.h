@@ -17,6 +17,7 @@
 #include <functional>
 #include <memory>
 #include <optional>
+#include <vector>
 
 #include "config/config.h"
 #include "http/router.h"
@@ -85,6 +86,10 @@ class Server {
   Result<boost::asio::ip::tcp::endpoint> listen(const std::string& address, std::uint16_t port);
   void start_accepting();
 
+  // New connections go round robin to these contexts, each run by one thread (IoThreads), and
+  // need no strand; without them, every connection gets a strand on `io`.
+  void spread_connections(std::vector<boost::asio::io_context*> contexts);
+
   // Stops accepting and calls `on_listener_closed` (from then on connecting is refused), closes idle
   // connections, lets requests in flight finish, then calls `on_drained` (after `shutdown_grace` at the latest).
   void shutdown(std::function<void()> on_listener_closed, std::function<void()> on_drained);
@@ -93,6 +98,7 @@ class Server {
 
  private:
   void do_accept();
+  boost::asio::any_io_executor connection_executor();
   void poll_drained();
 
   boost::asio::io_context& io_;
@@ -103,6 +109,8 @@ class Server {
   boost::asio::ip::tcp::acceptor acceptor_;
   boost::asio::steady_timer retry_timer_;
   boost::asio::steady_timer drain_timer_;
+  std::vector<boost::asio::io_context*> connection_contexts_;
+  std::size_t next_context_ = 0;  // the acceptor's strand only
   std::chrono::steady_clock::time_point drain_deadline_;
   std::function<void()> on_drained_;
   std::atomic<bool> stopping_{false};

@@ -4,6 +4,7 @@
 #include <cstdlib>
 #include <cmath>
 #include <cstdint>
+#include <iterator>
 #include <limits>
 #include <optional>
 #include <utility>
@@ -138,6 +139,16 @@ class StrictDomBuilder {
 
   static bool has_duplicate_key(const Json::object_t& object) {
     if (object.size() < 2) return false;
+    // Request objects are small: compare pairwise without allocating; sort only the large ones.
+    constexpr std::size_t kPairwiseMax = 16;
+    if (object.size() <= kPairwiseMax) {
+      for (auto a = object.begin(); a != object.end(); ++a) {
+        for (auto b = std::next(a); b != object.end(); ++b) {
+          if (a->first == b->first) return true;
+        }
+      }
+      return false;
+    }
     std::vector<std::string_view> keys;
     keys.reserve(object.size());
     for (const auto& member : object) keys.emplace_back(member.first);

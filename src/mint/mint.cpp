@@ -1,8 +1,8 @@
 #include "mint/mint.h"
 
 #include <array>
+#include <charconv>
 #include <cmath>
-#include <cstdio>
 #include <utility>
 
 #include "jose/base64url.h"
@@ -108,10 +108,12 @@ const Json* find_member(const Json& object, std::string_view name) {
   return it == object.end() ? nullptr : &*it;
 }
 
+// to_chars, not snprintf: no locale, no format parsing; the same decimal digits.
 void append_integer(std::string& out, std::int64_t n) {
   std::array<char, 24> buf{};
-  const int len = std::snprintf(buf.data(), buf.size(), "%lld", static_cast<long long>(n));
-  out.append(buf.data(), static_cast<std::size_t>(len));
+  const auto [end, ec] = std::to_chars(buf.data(), buf.data() + buf.size(), n);
+  static_cast<void>(ec);  // 24 characters hold any int64
+  out.append(buf.data(), end);
 }
 
 }  // namespace
