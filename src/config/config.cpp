@@ -1,5 +1,7 @@
 #include "config/config.h"
 
+#include "text/utf8.h"
+
 #include <boost/asio/ip/address.hpp>
 
 #include <array>
@@ -19,28 +21,8 @@ std::optional<std::int64_t> parse_integer(std::string_view text, std::int64_t mi
 
 // Valid UTF-8 with no control characters: it goes into JSON claims and onto one log line.
 bool is_printable_utf8(std::string_view text) {
-  for (std::size_t i = 0; i < text.size();) {
-    const auto lead = static_cast<unsigned char>(text[i]);
-    if (lead < 0x20 || lead == 0x7F) return false;
-    if (lead < 0x80) {
-      ++i;
-      continue;
-    }
-    const std::size_t len = lead >= 0xC2 && lead <= 0xDF ? 2 : lead >= 0xE0 && lead <= 0xEF ? 3
-                            : lead >= 0xF0 && lead <= 0xF4                                 ? 4
-                                                                                           : 0;
-    if (len == 0 || i + len > text.size()) return false;
-    std::uint32_t cp = lead & (0xFF >> (len + 1));
-    for (std::size_t k = 1; k < len; ++k) {
-      const auto cont = static_cast<unsigned char>(text[i + k]);
-      if ((cont & 0xC0) != 0x80) return false;
-      cp = (cp << 6) | (cont & 0x3F);
-    }
-    const std::uint32_t min = len == 2 ? 0x80 : len == 3 ? 0x800 : 0x10000;
-    if (cp < min || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF) || (cp >= 0x80 && cp <= 0x9F)) return false;
-    i += len;
-  }
-  return true;
+  const auto printable = [](char32_t c) { return c >= 0x20 && !(c >= 0x7F && c <= 0x9F); };
+  return text::walk_utf8(text, printable) == text::Utf8Walk::kDone;
 }
 
 struct IntegerSetting {

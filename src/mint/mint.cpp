@@ -7,6 +7,7 @@
 
 #include "jose/base64url.h"
 #include "jose/jws.h"
+#include "text/utf8.h"
 
 namespace macp::mint {
 namespace {
@@ -19,19 +20,8 @@ bool is_js_whitespace(char32_t c) {
          c == 0x2028 || c == 0x2029 || c == 0x202F || c == 0x205F || c == 0x3000 || c == 0xFEFF;
 }
 
-// `text` is valid UTF-8 (the parser checked it).
 bool is_blank(std::string_view text) {
-  for (std::size_t i = 0; i < text.size();) {
-    const auto lead = static_cast<unsigned char>(text[i]);
-    const std::size_t len = lead < 0x80 ? 1 : lead < 0xE0 ? 2 : lead < 0xF0 ? 3 : 4;
-    char32_t c = len == 1 ? lead : lead & (0x7F >> len);
-    for (std::size_t k = 1; k < len && i + k < text.size(); ++k) {
-      c = (c << 6) | (static_cast<unsigned char>(text[i + k]) & 0x3F);
-    }
-    if (!is_js_whitespace(c)) return false;
-    i += len;
-  }
-  return true;
+  return text::walk_utf8(text, is_js_whitespace) == text::Utf8Walk::kDone;
 }
 
 bool is_nullable_bool(const Json& v) { return v.is_null() || v.is_boolean(); }
