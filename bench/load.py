@@ -520,7 +520,7 @@ def micro_markdown(path):
     scale = {"ns": 1e-3, "us": 1.0, "ms": 1e3}
     cpu_us = {name: b["cpu_time"] * scale[b["time_unit"]] for name, b in med.items()}
     lines = ["| micro-benchmark (median of repetitions) | CPU µs | vs bare EVP sign |", "|---|---:|---:|"]
-    for name, us in cpu_us.items():
+    for name, us in sorted(cpu_us.items()):  # interleaved repetitions report in random order
         vs = ""
         m = re.search(r"/es256:(\d)$", name)
         bare = f"BM_BareEvpSign/es256:{m.group(1)}" if m else None
@@ -552,7 +552,7 @@ def plot(summary, out_dir):
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--binary", required=True)
+    ap.add_argument("--binary")
     ap.add_argument("--out", required=True, type=Path)
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--duration", type=int, default=5, help="seconds of wrk per load point")
@@ -562,9 +562,22 @@ def main():
     ap.add_argument("--openssl-seconds", type=int, default=1, help="per openssl speed run (it signs, then verifies)")
     ap.add_argument("--startup-samples", type=int, default=10)
     ap.add_argument("--micro", type=Path, help="Google Benchmark JSON to add to the table")
+    ap.add_argument("--from-results", type=Path, help="render the table and plot of an earlier results.json only")
     args = ap.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
 
+    if args.from_results:
+        data = json.loads(args.from_results.read_text())
+        table = markdown(data["summary"], data["meta"])
+        if args.micro:
+            table += "\n" + micro_markdown(args.micro)
+        (args.out / "load.md").write_text(table)
+        plot(data["summary"], args.out)
+        print(table)
+        return 0
+
+    if not args.binary:
+        ap.error("--binary is required unless --from-results is given")
     meta = {"machine": machine(), "rounds": args.rounds, "duration": args.duration, "conns": args.conns,
             "headline_conns": args.headline_conns, "wrk_threads": args.wrk_threads,
             "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
