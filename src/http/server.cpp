@@ -113,6 +113,10 @@ std::optional<ApiError> read_error_answer(const beast::error_code& ec, bool head
 struct SessionRegistry {
   SessionRegistry(const Router& r, Limits l) : router(r), limits(l) {}
 
+  // Set before the "shutting down" line, so every answer written after it says Connection: close,
+  // whichever thread's session gets its stop() first.
+  std::atomic<bool> shutting_down{false};
+
   void add(const std::shared_ptr<Session>& session, bool admitted) {
     const std::lock_guard lock(mutex);
     sessions.emplace(session.get(), Entry{session, admitted});
@@ -281,7 +285,7 @@ class Session : public std::enable_shared_from_this<Session> {
   }
 
   void write(Response&& response) {
-    if (stopping_) response.keep_alive(false);
+    if (stopping_ || registry_->shutting_down.load()) response.keep_alive(false);
     response_ = std::move(response);
     stream_.expires_after(limits_.write_timeout);
     bhttp::async_write(stream_, response_, beast::bind_front_handler(&Session::on_write, shared_from_this()));
@@ -429,6 +433,7 @@ void Server::shutdown(std::function<void()> on_listener_closed, std::function<vo
   asio::post(strand_, [this, on_listener_closed = std::move(on_listener_closed),
                        on_drained = std::move(on_drained)]() mutable {
     stopping_ = true;
+    registry_->shutting_down = true;
     beast::error_code ignored;
     acceptor_.close(ignored);
     retry_timer_.cancel();
