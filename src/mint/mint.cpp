@@ -132,7 +132,10 @@ Result<MintRequest, ApiError> parse_mint_request(std::string_view body, const Tt
 
 std::optional<std::string> sign_compact(const keys::SigningKey& key, std::string_view payload) {
   std::string token;
-  token.reserve(key.header_b64.size() + jose::base64url_length(payload.size()) + 2 + 344);
+  // EVP_PKEY_get_size bounds the signature (the modulus for RSA, the DER form for P-256).
+  const auto max_signature = static_cast<std::size_t>(EVP_PKEY_get_size(key.key.get()));
+  token.reserve(key.header_b64.size() + jose::base64url_length(payload.size()) + 2 +
+                jose::base64url_length(max_signature));
   token += key.header_b64;
   token += '.';
   jose::base64url_append(token, payload);
