@@ -100,8 +100,7 @@ int serve(const Command& self, const ParsedArgs& args, const Io& io) {
                          " to fit the open-file limit (ulimit -n)");
     limits.max_connections = fd_cap;
   }
-  http::Server server(io_context, router, limits);
-  server.spread_connections(io_threads.contexts());
+  http::Server server(io_context, io_threads.contexts(), router, limits);
   // Before the first log line: a supervisor may send SIGTERM as soon as it sees the port.
   boost::asio::signal_set signals(io_context, SIGINT, SIGTERM);
   signals.async_wait([&](const boost::system::error_code& ec, int /*signal*/) {

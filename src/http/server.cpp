@@ -8,15 +8,13 @@
 #include <boost/beast/core/bind_handler.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/core/string.hpp>
-#include <boost/beast/core/tcp_stream.hpp>
 #include <boost/beast/http/error.hpp>
-#include <boost/beast/http/read.hpp>
-#include <boost/beast/http/write.hpp>
 
 #include <algorithm>
 #include <array>
 #include <limits>
 #include <mutex>
+#include <string>
 #include <unordered_map>
 #include <vector>
 
@@ -31,10 +29,16 @@ using mint::ApiError;
 namespace {
 
 constexpr std::size_t kIdleReadBytes = 4096;
+constexpr std::size_t kReadChunkBytes = 16 * 1024;
 constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
 // Marks in Session::idle_since_: a busy session, and one the acceptor took for a new connection.
 constexpr std::int64_t kBusy = 0;
 constexpr std::int64_t kEvicted = -1;
+// In Session::deadline_: nothing to cut short.
+constexpr std::int64_t kNoDeadline = 0;
+
+// A connection's socket, bound to the context of the one thread that runs it: no strand, no type erasure.
+using Socket = asio::basic_stream_socket<tcp, asio::io_context::executor_type>;
 
 std::int64_t now_ticks() {
   return std::max<std::int64_t>(1, std::chrono::steady_clock::now().time_since_epoch().count());
@@ -143,6 +147,8 @@ struct SessionRegistry {
   }
   // True when a new connection may be admitted: under the cap, or by closing the longest-idle one.
   bool admit();
+  // Cuts short every wait that is past its deadline.
+  void expire_due();
 
   struct Entry {
     std::weak_ptr<Session> session;
@@ -157,21 +163,20 @@ struct SessionRegistry {
 
 class Session : public std::enable_shared_from_this<Session> {
  public:
-  Session(tcp::socket&& socket, std::shared_ptr<SessionRegistry> registry)
-      : stream_(std::move(socket)),
+  Session(Socket&& socket, std::shared_ptr<SessionRegistry> registry)
+      : socket_(std::move(socket)),
         registry_(std::move(registry)),
         limits_(registry_->limits),
-        buffer_(kReadBufferBytes),
-        request_timer_(stream_.get_executor()) {}
+        buffer_(kReadBufferBytes) {}
   ~Session() { registry_->remove(this); }
 
   void start() {
-    asio::dispatch(stream_.get_executor(), beast::bind_front_handler(&Session::wait_for_request, shared_from_this()));
+    asio::dispatch(socket_.get_executor(), beast::bind_front_handler(&Session::begin, shared_from_this()));
   }
 
   // The connection cap was reached: answer 503 and close, without reading a request.
   void refuse() {
-    asio::dispatch(stream_.get_executor(), [self = shared_from_this()] {
+    asio::dispatch(socket_.get_executor(), [self = shared_from_this()] {
       self->stopping_ = true;
       self->write(Router::error(ApiError::kTooManyConnections, 11, false));
     });
@@ -180,31 +185,62 @@ class Session : public std::enable_shared_from_this<Session> {
   // From the server on shutdown: a connection waiting for a request closes now,
   // one in the middle of a request closes once its response is written.
   void stop() {
-    asio::dispatch(stream_.get_executor(), [self = shared_from_this()] {
+    asio::dispatch(socket_.get_executor(), [self = shared_from_this()] {
       self->stopping_ = true;
       beast::error_code ec;
       // Bytes already here are a request in flight: let the pending read pick them up.
-      if (self->idle_since_.load() != kBusy && self->stream_.socket().available(ec) == 0) self->stream_.cancel();
+      if (self->idle_since_.load() != kBusy && self->socket_.available(ec) == 0) self->socket_.cancel(ec);
     });
   }
 
   // When idle since `since`, marks this session for closing and returns true (the acceptor's strand).
   bool try_evict(std::int64_t since) {
     if (!idle_since_.compare_exchange_strong(since, kEvicted)) return false;
-    asio::dispatch(stream_.get_executor(), [self = shared_from_this()] { self->stream_.cancel(); });
+    asio::dispatch(socket_.get_executor(), [self = shared_from_this()] {
+      beast::error_code ignored;
+      self->socket_.cancel(ignored);
+    });
     return true;
   }
 
   std::int64_t idle_since() const { return idle_since_.load(std::memory_order_relaxed); }
 
+  // From the sweeper: when the wait in progress is past its deadline, cut it short. A request cut
+  // short is answered 408; an idle wait, a write or a linger just closes.
+  void expire_if_due(std::int64_t now) {
+    const std::int64_t due = deadline_.load(std::memory_order_relaxed);
+    if (due == kNoDeadline || due > now) return;
+    asio::dispatch(socket_.get_executor(), [self = shared_from_this(), due] {
+      if (self->deadline_.load(std::memory_order_relaxed) != due) return;  // a new wait began since
+      self->deadline_.store(kNoDeadline, std::memory_order_relaxed);
+      if (self->reading_) self->timed_out_ = true;
+      beast::error_code ignored;
+      self->socket_.cancel(ignored);
+    });
+  }
+
  private:
+  void begin() {
+    beast::error_code ignored;
+    // Responses are written at once when the socket takes them (write()); otherwise asynchronously.
+    socket_.non_blocking(true, ignored);
+    wait_for_request();
+  }
+
+  // The sweeper cuts the current wait short `timeout` from now; no timer is armed per request.
+  void arm(std::chrono::seconds timeout, std::int64_t now = now_ticks()) {
+    deadline_.store(now + std::chrono::duration_cast<std::chrono::steady_clock::duration>(timeout).count(),
+                    std::memory_order_relaxed);
+  }
+
   // Between requests: the idle timeout runs until the first byte of the next one.
   void wait_for_request() {
     if (stopping_) return close();
-    if (buffer_.size() > 0) return read_header();  // pipelined: the next request is already here
-    stream_.expires_after(limits_.idle_timeout);
-    idle_since_.store(now_ticks());
-    stream_.async_read_some(buffer_.prepare(kIdleReadBytes),
+    if (buffer_.size() > 0) return begin_request();  // pipelined: the next request is already here
+    const std::int64_t now = now_ticks();
+    arm(limits_.idle_timeout, now);
+    idle_since_.store(now);
+    socket_.async_read_some(buffer_.prepare(kIdleReadBytes),
                             beast::bind_front_handler(&Session::on_first_bytes, shared_from_this()));
   }
 
@@ -212,53 +248,82 @@ class Session : public std::enable_shared_from_this<Session> {
     const bool evicted = idle_since_.exchange(kBusy) == kEvicted;
     buffer_.commit(bytes);
     if (ec || evicted || bytes == 0) return close();
-    read_header();
+    begin_request();
   }
 
   // From the first byte, the whole request must arrive within the request timeout.
-  // Its own timer, not the stream's: a stream timeout closes the socket, and the client should hear 408.
-  void read_header() {
+  void begin_request() {
     parser_.emplace();
     apply_limits(*parser_, limits_);
-    stream_.expires_never();
+    header_bytes_ = 0;
     reading_ = true;
-    ++request_number_;
-    request_timer_.expires_after(limits_.request_timeout);
-    // A firing already queued when the read finished must not cut short the next request's read.
-    request_timer_.async_wait([self = shared_from_this(), number = request_number_](beast::error_code ec) {
-      if (ec || !self->reading_ || number != self->request_number_) return;
-      self->timed_out_ = true;
-      self->stream_.cancel();
-    });
-    bhttp::async_read_header(stream_, buffer_, *parser_,
-                             beast::bind_front_handler(&Session::on_header, shared_from_this()));
+    timed_out_ = false;
+    arm(limits_.request_timeout);
+    parse();
   }
 
-  void on_header(beast::error_code ec, std::size_t header_bytes) {
-    if (ec) return on_read_error(ec, false);
-    if (const auto refused = check_header(*parser_, header_bytes, limits_)) {
-      done_reading();
-      return answer_and_close(*refused);
+  // Feeds the buffered bytes to the parser, one element at a time, and reads more when it needs them.
+  void parse() {
+    while (true) {
+      const bool header_done = parser_->is_header_done();
+      beast::error_code ec;
+      std::size_t used = 0;
+      if (buffer_.size() > 0) {
+        used = parser_->put(buffer_.data(), ec);
+        buffer_.consume(used);
+      } else {
+        ec = bhttp::error::need_more;
+      }
+      // The request line may be taken before the fields are complete: count it either way.
+      if (!header_done) header_bytes_ += used;
+      if (ec == bhttp::error::need_more || (!ec && used == 0)) return read_more();
+      if (ec) return on_read_error(ec, header_done);
+      if (!header_done && parser_->is_header_done() && !on_header()) return;
+      if (parser_->is_done()) return handle();
     }
-    if (parser_->is_done()) return handle();
+  }
+
+  void read_more() {
+    const std::size_t room = buffer_.max_size() - buffer_.size();
+    if (room == 0) return on_read_error(bhttp::error::buffer_overflow, parser_->is_header_done());
+    socket_.async_read_some(buffer_.prepare(std::min(room, kReadChunkBytes)),
+                            beast::bind_front_handler(&Session::on_read, shared_from_this()));
+  }
+
+  void on_read(beast::error_code ec, std::size_t bytes) {
+    buffer_.commit(bytes);
+    if (ec == asio::error::eof) {
+      // The client half-closed: a message whose end is the end of the stream completes, any other is cut short.
+      if (parser_->got_some()) {
+        ec = {};
+        parser_->put_eof(ec);
+        if (!ec && parser_->is_done()) return handle();
+      } else {
+        ec = bhttp::error::end_of_stream;
+      }
+    }
+    if (ec) return on_read_error(ec, parser_->is_header_done());
+    parse();
+  }
+
+  // The header is complete: refuse what must be refused; answer Expect: 100-continue. False: stop parsing.
+  bool on_header() {
+    if (const auto refused = check_header(*parser_, header_bytes_, limits_)) {
+      done_reading();
+      answer_and_close(*refused);
+      return false;
+    }
+    if (parser_->is_done()) return true;
     const auto expect = parser_->get().find(bhttp::field::expect);
     if (expect != parser_->get().end() && beast::iequals(expect->value(), "100-continue")) {
-      return asio::async_write(stream_, asio::buffer(kContinue),
-                               [self = shared_from_this()](beast::error_code write_ec, std::size_t) {
-                                 if (write_ec) return self->on_read_error(write_ec, true);
-                                 self->read_body();
-                               });
+      asio::async_write(socket_, asio::buffer(kContinue),
+                        [self = shared_from_this()](beast::error_code write_ec, std::size_t) {
+                          if (write_ec) return self->on_read_error(write_ec, true);
+                          self->parse();
+                        });
+      return false;
     }
-    read_body();
-  }
-
-  void read_body() {
-    bhttp::async_read(stream_, buffer_, *parser_, beast::bind_front_handler(&Session::on_body, shared_from_this()));
-  }
-
-  void on_body(beast::error_code ec, std::size_t /*bytes*/) {
-    if (ec) return on_read_error(ec, true);
-    handle();
+    return true;
   }
 
   void on_read_error(const beast::error_code& ec, bool header_done) {
@@ -268,10 +333,7 @@ class Session : public std::enable_shared_from_this<Session> {
     close();
   }
 
-  void done_reading() {
-    reading_ = false;
-    request_timer_.cancel();
-  }
+  void done_reading() { reading_ = false; }
 
   void handle() {
     done_reading();
@@ -284,17 +346,25 @@ class Session : public std::enable_shared_from_this<Session> {
     write(Router::error(error, version, false));
   }
 
+  // Writes at once what the socket takes (nearly always all of it), and the rest asynchronously.
   void write(Response&& response) {
     if (stopping_ || registry_->shutting_down.load()) response.keep_alive(false);
-    response_ = std::move(response);
-    stream_.expires_after(limits_.write_timeout);
-    bhttp::async_write(stream_, response_, beast::bind_front_handler(&Session::on_write, shared_from_this()));
+    keep_alive_ = response.keep_alive();
+    out_.clear();
+    append_response(response, out_);
+    beast::error_code ec;
+    const std::size_t sent = socket_.write_some(asio::buffer(out_), ec);
+    if (ec == asio::error::would_block || ec == asio::error::try_again || (!ec && sent < out_.size())) {
+      arm(limits_.write_timeout);
+      return asio::async_write(socket_, asio::buffer(out_) + (ec ? 0 : sent),
+                               beast::bind_front_handler(&Session::on_write, shared_from_this()));
+    }
+    on_write(ec, sent);
   }
 
   void on_write(beast::error_code ec, std::size_t /*bytes*/) {
     if (ec) return close();
-    if (!response_.keep_alive()) return linger();
-    parser_.reset();
+    if (!keep_alive_) return linger();
     wait_for_request();
   }
 
@@ -302,13 +372,13 @@ class Session : public std::enable_shared_from_this<Session> {
   // unread request bytes do not turn into a reset that destroys our response.
   void linger() {
     beast::error_code ignored;
-    stream_.socket().shutdown(tcp::socket::shutdown_send, ignored);
-    stream_.expires_after(kLingerTimeout);
+    socket_.shutdown(tcp::socket::shutdown_send, ignored);
+    arm(kLingerTimeout);
     drain();
   }
 
   void drain() {
-    stream_.async_read_some(asio::buffer(scratch_), [self = shared_from_this()](beast::error_code ec, std::size_t n) {
+    socket_.async_read_some(asio::buffer(scratch_), [self = shared_from_this()](beast::error_code ec, std::size_t n) {
       self->drained_ += n;
       if (ec || self->drained_ > kLingerMaxBytes) return self->close();
       self->drain();
@@ -316,23 +386,26 @@ class Session : public std::enable_shared_from_this<Session> {
   }
 
   void close() {
+    deadline_.store(kNoDeadline, std::memory_order_relaxed);
     beast::error_code ignored;
-    stream_.socket().shutdown(tcp::socket::shutdown_both, ignored);
-    stream_.close();
+    socket_.shutdown(tcp::socket::shutdown_both, ignored);
+    socket_.close(ignored);
   }
 
-  beast::tcp_stream stream_;
+  Socket socket_;
   std::shared_ptr<SessionRegistry> registry_;
   const Limits& limits_;
   beast::flat_buffer buffer_;
   std::optional<RequestParser> parser_;
-  Response response_;
+  std::size_t header_bytes_ = 0;  // what the parser took for the request line and fields
+  std::string out_;               // the response being written; its capacity is kept for the next one
+  bool keep_alive_ = false;       // of the response being written
   // Steady-clock ticks since the wait for a request began; kBusy otherwise, kEvicted once taken by the cap.
   std::atomic<std::int64_t> idle_since_{kBusy};
-  asio::steady_timer request_timer_;
-  std::uint64_t request_number_ = 0;
+  // When the sweeper cuts the current wait short (steady-clock ticks); kNoDeadline once closed.
+  std::atomic<std::int64_t> deadline_{kNoDeadline};
   bool reading_ = false;    // a request has begun and is not yet read
-  bool timed_out_ = false;  // the request timer cut the read short
+  bool timed_out_ = false;  // the deadline cut the read short
   bool stopping_ = false;
   std::size_t drained_ = 0;
   std::array<char, 4096> scratch_{};
@@ -362,14 +435,33 @@ bool SessionRegistry::admit() {
   return oldest->try_evict(oldest_since);
 }
 
-Server::Server(asio::io_context& io, const Router& router, Limits limits)
-    : io_(io),
-      limits_(limits),
+void SessionRegistry::expire_due() {
+  for (const auto& session : live()) session->expire_if_due(now_ticks());
+}
+
+void append_response(const Response& response, std::string& out) {
+  const unsigned version = response.version();
+  const unsigned code = response.result_int();
+  const std::string_view reason = response.reason();
+  const std::array<char, 13> start{'H', 'T', 'T', 'P', '/', static_cast<char>('0' + version / 10), '.',
+                                   static_cast<char>('0' + version % 10), ' ', static_cast<char>('0' + code / 100 % 10),
+                                   static_cast<char>('0' + code / 10 % 10), static_cast<char>('0' + code % 10), ' '};
+  out.append(start.data(), start.size()).append(reason).append("\r\n");
+  for (const auto& field : response) {
+    out.append(field.name_string()).append(": ").append(field.value()).append("\r\n");
+  }
+  out.append("\r\n").append(response.body());
+}
+
+Server::Server(asio::io_context& io, std::vector<asio::io_context*> contexts, const Router& router, Limits limits)
+    : limits_(limits),
       registry_(std::make_shared<SessionRegistry>(router, limits)),
       strand_(asio::make_strand(io)),
       acceptor_(strand_),
       retry_timer_(strand_),
-      drain_timer_(strand_) {}
+      drain_timer_(strand_),
+      sweep_timer_(strand_),
+      connection_contexts_(contexts.empty() ? std::vector<asio::io_context*>{&io} : std::move(contexts)) {}
 
 Server::~Server() = default;
 
@@ -392,18 +484,23 @@ Result<tcp::endpoint> Server::listen(const std::string& address, std::uint16_t p
 }
 
 void Server::start_accepting() {
-  asio::dispatch(strand_, [this] { do_accept(); });
+  asio::dispatch(strand_, [this] {
+    do_accept();
+    sweep();
+  });
 }
 
-void Server::spread_connections(std::vector<asio::io_context*> contexts) { connection_contexts_ = std::move(contexts); }
-
-asio::any_io_executor Server::connection_executor() {
-  if (connection_contexts_.empty()) return asio::make_strand(io_);
-  return connection_contexts_[next_context_++ % connection_contexts_.size()]->get_executor();
+void Server::sweep() {
+  registry_->expire_due();
+  sweep_timer_.expires_after(kSweepInterval);
+  sweep_timer_.async_wait([this](beast::error_code ec) {
+    if (!ec) sweep();
+  });
 }
 
 void Server::do_accept() {
-  acceptor_.async_accept(connection_executor(), [this](beast::error_code ec, tcp::socket socket) {
+  asio::io_context& context = *connection_contexts_[next_context_++ % connection_contexts_.size()];
+  acceptor_.async_accept(context, [this](beast::error_code ec, Socket socket) {
     if (stopping_) return;
     if (ec) {
       if (ec == asio::error::operation_aborted) return;
@@ -437,6 +534,7 @@ void Server::shutdown(std::function<void()> on_listener_closed, std::function<vo
     beast::error_code ignored;
     acceptor_.close(ignored);
     retry_timer_.cancel();
+    // The sweeper keeps running: responses still being written or lingering keep their deadlines.
     if (on_listener_closed) on_listener_closed();
     for (auto& s : registry_->live()) s->stop();
     on_drained_ = std::move(on_drained);

@@ -1,6 +1,7 @@
 #pragma once
 // HTTP/1.1 with keep-alive over Boost.Beast: accept, read with limits, route, write, drain on shutdown.
-// One Session per connection runs on its own strand; the io_context runs on every core.
+// Each connection is served by one thread's io_context (IoThreads), so it needs no strand; its deadlines
+// (idle, request, write, linger) are atomics that one sweeper checks, so no timer is armed per request.
 // Every byte from the network is hostile: each limit below has a clear answer (docs/security.md).
 
 #include <boost/asio/io_context.hpp>
@@ -39,6 +40,8 @@ inline constexpr std::chrono::seconds kShutdownGrace{9};
 // After an error response, how long unread request bytes are discarded before the close.
 inline constexpr std::chrono::seconds kLingerTimeout{2};
 inline constexpr std::size_t kLingerMaxBytes = 1024 * 1024;
+// How often deadlines are checked: a timeout fires up to this much late.
+inline constexpr std::chrono::milliseconds kSweepInterval{250};
 // Descriptors kept free of connections: the listener, stdio, OpenSSL, and refusals in progress.
 inline constexpr std::size_t kReservedDescriptors = 128;
 
@@ -74,21 +77,23 @@ std::optional<mint::ApiError> check_header(const RequestParser& parser, std::siz
 // A failed read as the client should hear it; nullopt: the client is gone or idle, just close.
 std::optional<mint::ApiError> read_error_answer(const boost::beast::error_code& ec, bool header_done);
 
+// The response as it goes on the wire, appended to `out`: what Beast's serializer writes, in one buffer.
+void append_response(const Response& response, std::string& out);
+
 class Session;
 struct SessionRegistry;
 
 class Server {
  public:
-  Server(boost::asio::io_context& io, const Router& router, Limits limits = {});
+  // Accepts on `io`; new connections go round robin to `contexts`, each run by one thread (IoThreads).
+  // Without contexts, connections run on `io`, which must then be run by one thread.
+  Server(boost::asio::io_context& io, std::vector<boost::asio::io_context*> contexts, const Router& router,
+         Limits limits = {});
   ~Server();
 
   // Binds and listens; the endpoint has the real port when `port` is 0.
   Result<boost::asio::ip::tcp::endpoint> listen(const std::string& address, std::uint16_t port);
   void start_accepting();
-
-  // New connections go round robin to these contexts, each run by one thread (IoThreads), and
-  // need no strand; without them, every connection gets a strand on `io`.
-  void spread_connections(std::vector<boost::asio::io_context*> contexts);
 
   // Stops accepting and calls `on_listener_closed` (from then on connecting is refused), closes idle
   // connections, lets requests in flight finish, then calls `on_drained` (after `shutdown_grace` at the latest).
@@ -98,10 +103,9 @@ class Server {
 
  private:
   void do_accept();
-  boost::asio::any_io_executor connection_executor();
+  void sweep();
   void poll_drained();
 
-  boost::asio::io_context& io_;
   Limits limits_;
   // Sessions may outlive the Server (handlers left in a stopped io_context): they share this instead.
   std::shared_ptr<SessionRegistry> registry_;
@@ -109,6 +113,7 @@ class Server {
   boost::asio::ip::tcp::acceptor acceptor_;
   boost::asio::steady_timer retry_timer_;
   boost::asio::steady_timer drain_timer_;
+  boost::asio::steady_timer sweep_timer_;
   std::vector<boost::asio::io_context*> connection_contexts_;
   std::size_t next_context_ = 0;  // the acceptor's strand only
   std::chrono::steady_clock::time_point drain_deadline_;
