@@ -1,6 +1,7 @@
-// Raw bytes from a socket -> Beast's request parser with the server's limits -> the server's checks -> the router,
-// for as many pipelined requests as the bytes hold. Mirrors Session: header first, then the body.
+// Raw bytes from a socket -> the session's RequestReader (Beast's parser, the server's limits and checks) -> the
+// router, for as many pipelined requests as the bytes hold, delivered in pieces as a socket might.
 
+#include <boost/asio/buffer.hpp>
 #include <boost/beast/http/write.hpp>
 
 #include <algorithm>
@@ -15,64 +16,35 @@
 #include "http/server.h"
 
 using namespace macp;
-namespace bhttp = boost::beast::http;
 
 namespace {
 
 void serialize(const http::Response& response) {
   MACP_FUZZ_CHECK(response.result_int() < 500);  // 500 means a signing failure; 503 only comes from the cap
-  std::ostringstream wire;
-  wire << response;
-  MACP_FUZZ_CHECK(!wire.str().empty());
+  std::ostringstream beast_wire;
+  beast_wire << response;
+  std::string wire;
+  http::append_response(response, wire);
+  MACP_FUZZ_CHECK(wire == beast_wire.str());  // the session's serializer writes what Beast's would
 }
 
 // The bytes a connection delivers, `piece` at a time, into a buffer bounded like the session's.
 struct Connection {
   std::string_view input;
   std::size_t piece;
-  std::string buffer;
+  boost::beast::flat_buffer buffer{http::kReadBufferBytes};
 
   // False when the client has nothing more to send (the session would wait, then time out).
   bool receive() {
     if (input.empty()) return false;
-    const std::size_t take = std::min({piece, input.size(), http::kReadBufferBytes - buffer.size()});
-    buffer.append(input.substr(0, take));
+    const std::size_t take = std::min({piece, input.size(), buffer.max_size() - buffer.size()});
+    MACP_FUZZ_CHECK(take > 0);  // the reader asks for more only when the buffer has room
+    boost::asio::buffer_copy(buffer.prepare(take), boost::asio::buffer(input.data(), take));
+    buffer.commit(take);
     input.remove_prefix(take);
     return true;
   }
 };
-
-enum class Outcome { kDone, kWaiting, kFailed };
-
-// Feeds the parser until `finished` holds; counts the bytes it consumed.
-template <class Finished>
-Outcome pump(http::RequestParser& parser, Connection& conn, std::size_t& consumed, bool header_done,
-             const Finished& finished) {
-  while (!finished()) {
-    if (!conn.buffer.empty()) {
-      boost::beast::error_code ec;
-      const std::size_t used = parser.put(boost::asio::buffer(conn.buffer), ec);
-      conn.buffer.erase(0, used);
-      consumed += used;
-      if (ec && ec != bhttp::error::need_more) {
-        if (const auto answer = http::read_error_answer(ec, header_done)) {
-          serialize(http::Router::error(*answer, 11, false));
-        }
-        return Outcome::kFailed;
-      }
-      if (finished()) break;
-      if (used > 0 && !ec) continue;
-    }
-    if (conn.buffer.size() >= http::kReadBufferBytes) {
-      const auto answer = http::read_error_answer(bhttp::error::buffer_overflow, header_done);
-      MACP_FUZZ_CHECK(answer.has_value());
-      serialize(http::Router::error(*answer, 11, false));
-      return Outcome::kFailed;
-    }
-    if (!conn.receive()) return Outcome::kWaiting;
-  }
-  return Outcome::kDone;
-}
 
 }  // namespace
 
@@ -86,21 +58,22 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   Connection conn{std::string_view(reinterpret_cast<const char*>(data) + 1, size - 1),
                   static_cast<std::size_t>(data[0]) + 1, {}};
 
+  http::RequestReader reader(limits);
   for (int request = 0; request < 64; ++request) {
-    if (conn.buffer.empty() && !conn.receive()) return 0;
-    http::RequestParser parser;
-    http::apply_limits(parser, limits);
-    std::size_t header_bytes = 0;
-    if (pump(parser, conn, header_bytes, false, [&] { return parser.is_header_done(); }) != Outcome::kDone) return 0;
-    if (const auto refused = http::check_header(parser, header_bytes, limits)) {
-      serialize(http::Router::error(*refused, 11, false));
+    if (conn.buffer.size() == 0 && !conn.receive()) return 0;
+    reader.begin();
+    auto step = reader.parse(conn.buffer);
+    // 100-continue needs no answer here: the bytes that follow are already on their way.
+    while (step == http::RequestReader::Step::kNeedMore || step == http::RequestReader::Step::kContinue) {
+      if (step == http::RequestReader::Step::kNeedMore && !conn.receive()) return 0;
+      step = reader.parse(conn.buffer);
+    }
+    if (step == http::RequestReader::Step::kFailed) {
+      if (const auto answer = reader.answer()) serialize(http::Router::error(*answer, reader.answer_version(), false));
       return 0;  // the session closes the connection after this answer
     }
-    parser.eager(true);
-    std::size_t body_bytes = 0;
-    if (pump(parser, conn, body_bytes, true, [&] { return parser.is_done(); }) != Outcome::kDone) return 0;
-    MACP_FUZZ_CHECK(parser.get().body().size() <= limits.max_body_bytes);
-    const http::Response response = router.handle(parser.get());
+    MACP_FUZZ_CHECK(reader.request().body().size() <= limits.max_body_bytes);
+    const http::Response response = router.handle(reader.request());
     serialize(response);
     if (!response.keep_alive()) return 0;
   }

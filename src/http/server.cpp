@@ -113,6 +113,64 @@ std::optional<ApiError> read_error_answer(const beast::error_code& ec, bool head
   return std::nullopt;
 }
 
+void RequestReader::begin() {
+  parser_.emplace();
+  apply_limits(*parser_, limits_);
+  header_bytes_ = 0;
+  continue_sent_ = false;
+  answer_.reset();
+}
+
+RequestReader::Step RequestReader::parse(beast::flat_buffer& buffer) {
+  while (true) {
+    const bool header_done = parser_->is_header_done();
+    beast::error_code ec;
+    std::size_t used = 0;
+    if (buffer.size() > 0) {
+      used = parser_->put(buffer.data(), ec);
+      buffer.consume(used);
+    }
+    // The request line may be taken before the fields are complete: count it either way.
+    if (!header_done) header_bytes_ += used;
+    if (ec && ec != bhttp::error::need_more) return fail(ec);
+    if (ec || used == 0) {
+      if (buffer.size() < buffer.max_size()) return Step::kNeedMore;
+      return fail(bhttp::error::buffer_overflow);
+    }
+    if (!header_done && parser_->is_header_done()) {
+      if (const auto refused = check_header(*parser_, header_bytes_, limits_)) return failed(*refused);
+    }
+    if (parser_->is_done()) return Step::kDone;
+    if (parser_->is_header_done() && !continue_sent_) {
+      continue_sent_ = true;
+      const auto expect = parser_->get().find(bhttp::field::expect);
+      if (expect != parser_->get().end() && beast::iequals(expect->value(), "100-continue")) return Step::kContinue;
+    }
+  }
+}
+
+RequestReader::Step RequestReader::end_of_stream() {
+  // A message whose end is the end of the stream completes; any other is cut short.
+  if (!parser_->got_some()) return failed(std::nullopt);
+  beast::error_code ec;
+  parser_->put_eof(ec);
+  if (!ec && parser_->is_done()) return Step::kDone;
+  return fail(ec ? ec : bhttp::error::partial_message);
+}
+
+RequestReader::Step RequestReader::fail(const beast::error_code& ec) {
+  return failed(read_error_answer(ec, parser_->is_header_done()));
+}
+
+RequestReader::Step RequestReader::failed(std::optional<ApiError> answer) {
+  answer_ = answer;
+  return Step::kFailed;
+}
+
+unsigned RequestReader::answer_version() const {
+  return parser_ && parser_->got_some() && parser_->get().version() == 10 ? 10 : 11;
+}
+
 // Every live session, for the connection cap and for shutdown.
 struct SessionRegistry {
   SessionRegistry(const Router& r, Limits l) : router(r), limits(l) {}
@@ -167,7 +225,8 @@ class Session : public std::enable_shared_from_this<Session> {
       : socket_(std::move(socket)),
         registry_(std::move(registry)),
         limits_(registry_->limits),
-        buffer_(kReadBufferBytes) {}
+        buffer_(kReadBufferBytes),
+        reader_(limits_) {}
   ~Session() { registry_->remove(this); }
 
   void start() {
@@ -253,98 +312,50 @@ class Session : public std::enable_shared_from_this<Session> {
 
   // From the first byte, the whole request must arrive within the request timeout.
   void begin_request() {
-    parser_.emplace();
-    apply_limits(*parser_, limits_);
-    header_bytes_ = 0;
+    reader_.begin();
     reading_ = true;
     timed_out_ = false;
     arm(limits_.request_timeout);
     parse();
   }
 
-  // Feeds the buffered bytes to the parser, one element at a time, and reads more when it needs them.
-  void parse() {
-    while (true) {
-      const bool header_done = parser_->is_header_done();
-      beast::error_code ec;
-      std::size_t used = 0;
-      if (buffer_.size() > 0) {
-        used = parser_->put(buffer_.data(), ec);
-        buffer_.consume(used);
-      } else {
-        ec = bhttp::error::need_more;
-      }
-      // The request line may be taken before the fields are complete: count it either way.
-      if (!header_done) header_bytes_ += used;
-      if (ec == bhttp::error::need_more || (!ec && used == 0)) return read_more();
-      if (ec) return on_read_error(ec, header_done);
-      if (!header_done && parser_->is_header_done() && !on_header()) return;
-      if (parser_->is_done()) return handle();
-    }
-  }
+  void parse() { on_step(reader_.parse(buffer_)); }
 
-  void read_more() {
-    const std::size_t room = buffer_.max_size() - buffer_.size();
-    if (room == 0) return on_read_error(bhttp::error::buffer_overflow, parser_->is_header_done());
-    socket_.async_read_some(buffer_.prepare(std::min(room, kReadChunkBytes)),
-                            beast::bind_front_handler(&Session::on_read, shared_from_this()));
+  void on_step(RequestReader::Step step) {
+    switch (step) {
+      case RequestReader::Step::kNeedMore:
+        return socket_.async_read_some(buffer_.prepare(std::min(buffer_.max_size() - buffer_.size(), kReadChunkBytes)),
+                                       beast::bind_front_handler(&Session::on_read, shared_from_this()));
+      case RequestReader::Step::kContinue:
+        return asio::async_write(socket_, asio::buffer(kContinue),
+                                 [self = shared_from_this()](beast::error_code ec, std::size_t) {
+                                   if (ec) return self->on_step(self->reader_.fail(ec));
+                                   self->parse();
+                                 });
+      case RequestReader::Step::kDone:
+        return handle();
+      case RequestReader::Step::kFailed:
+        reading_ = false;
+        if (timed_out_) return answer_and_close(ApiError::kRequestTimeout);
+        if (const auto answer = reader_.answer()) return answer_and_close(*answer);
+        return close();
+    }
   }
 
   void on_read(beast::error_code ec, std::size_t bytes) {
     buffer_.commit(bytes);
-    if (ec == asio::error::eof) {
-      // The client half-closed: a message whose end is the end of the stream completes, any other is cut short.
-      if (parser_->got_some()) {
-        ec = {};
-        parser_->put_eof(ec);
-        if (!ec && parser_->is_done()) return handle();
-      } else {
-        ec = bhttp::error::end_of_stream;
-      }
-    }
-    if (ec) return on_read_error(ec, parser_->is_header_done());
+    if (ec == asio::error::eof) return on_step(reader_.end_of_stream());
+    if (ec) return on_step(reader_.fail(ec));
     parse();
   }
 
-  // The header is complete: refuse what must be refused; answer Expect: 100-continue. False: stop parsing.
-  bool on_header() {
-    if (const auto refused = check_header(*parser_, header_bytes_, limits_)) {
-      done_reading();
-      answer_and_close(*refused);
-      return false;
-    }
-    if (parser_->is_done()) return true;
-    const auto expect = parser_->get().find(bhttp::field::expect);
-    if (expect != parser_->get().end() && beast::iequals(expect->value(), "100-continue")) {
-      asio::async_write(socket_, asio::buffer(kContinue),
-                        [self = shared_from_this()](beast::error_code write_ec, std::size_t) {
-                          if (write_ec) return self->on_read_error(write_ec, true);
-                          self->parse();
-                        });
-      return false;
-    }
-    return true;
-  }
-
-  void on_read_error(const beast::error_code& ec, bool header_done) {
-    done_reading();
-    if (timed_out_) return answer_and_close(ApiError::kRequestTimeout);
-    if (const auto answer = read_error_answer(ec, header_done)) return answer_and_close(*answer);
-    close();
-  }
-
-  void done_reading() { reading_ = false; }
-
   void handle() {
-    done_reading();
-    write(registry_->router.handle(parser_->get()));
+    reading_ = false;
+    write(registry_->router.handle(reader_.request()));
   }
 
   // A request the server refuses before routing: the stream cannot be trusted after it, so close.
-  void answer_and_close(ApiError error) {
-    const unsigned version = parser_ && parser_->got_some() && parser_->get().version() == 10 ? 10 : 11;
-    write(Router::error(error, version, false));
-  }
+  void answer_and_close(ApiError error) { write(Router::error(error, reader_.answer_version(), false)); }
 
   // Writes at once what the socket takes (nearly always all of it), and the rest asynchronously.
   void write(Response&& response) {
@@ -396,8 +407,7 @@ class Session : public std::enable_shared_from_this<Session> {
   std::shared_ptr<SessionRegistry> registry_;
   const Limits& limits_;
   beast::flat_buffer buffer_;
-  std::optional<RequestParser> parser_;
-  std::size_t header_bytes_ = 0;  // what the parser took for the request line and fields
+  RequestReader reader_;
   std::string out_;               // the response being written; its capacity is kept for the next one
   bool keep_alive_ = false;       // of the response being written
   // Steady-clock ticks since the wait for a request began; kBusy otherwise, kEvicted once taken by the cap.

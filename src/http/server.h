@@ -9,6 +9,7 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
 #include <boost/beast/core/error.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/http/parser.hpp>
 #include <boost/beast/http/string_body.hpp>
 
@@ -76,6 +77,43 @@ std::optional<mint::ApiError> check_header(const RequestParser& parser, std::siz
 
 // A failed read as the client should hear it; nullopt: the client is gone or idle, just close.
 std::optional<mint::ApiError> read_error_answer(const boost::beast::error_code& ec, bool header_done);
+
+// One request at a time from a connection's buffered bytes, with the limits and checks above. It has no
+// socket, so the session and the fuzzer (fuzz/fuzz_http_request.cpp) run the same code.
+class RequestReader {
+ public:
+  enum class Step {
+    kNeedMore,  // read more into the buffer (it has room), then parse() again
+    kContinue,  // the client waits for "100 Continue": send it, then parse() again
+    kDone,      // request() is complete; the bytes after it stay in the buffer
+    kFailed,    // answer() if there is one, then close
+  };
+
+  explicit RequestReader(const Limits& limits) : limits_(limits) {}
+
+  // A fresh parser for the next request.
+  void begin();
+  // Parses what `buffer` holds, consuming what the parser takes.
+  Step parse(boost::beast::flat_buffer& buffer);
+  // The client closed its side, or a read failed.
+  Step end_of_stream();
+  Step fail(const boost::beast::error_code& ec);
+
+  const Request& request() const { return parser_->get(); }
+  // After kFailed: the error to answer with; nullopt when there is nobody to answer.
+  std::optional<mint::ApiError> answer() const { return answer_; }
+  // The HTTP version an answer should carry: 1.0 to a 1.0 client, else 1.1.
+  unsigned answer_version() const;
+
+ private:
+  Step failed(std::optional<mint::ApiError> answer);
+
+  const Limits& limits_;
+  std::optional<RequestParser> parser_;
+  std::size_t header_bytes_ = 0;  // what the parser took for the request line and fields
+  bool continue_sent_ = false;
+  std::optional<mint::ApiError> answer_;
+};
 
 // The response as it goes on the wire, appended to `out`: what Beast's serializer writes, in one buffer.
 void append_response(const Response& response, std::string& out);

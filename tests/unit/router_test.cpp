@@ -1,7 +1,12 @@
 #include "http/router.h"
 
 #include <boost/beast/http/field.hpp>
+#include <boost/beast/http/write.hpp>
 #include <gtest/gtest.h>
+
+#include <sstream>
+
+#include "http/server.h"
 
 #include "test_keys.h"
 
@@ -124,6 +129,34 @@ TEST_F(RouterTest, KeepAliveFollowsTheRequest) {
   EXPECT_FALSE(router_.handle(req).keep_alive());
   Request old{bhttp::verb::get, "/healthz", 10};
   EXPECT_FALSE(router_.handle(old).keep_alive());
+}
+
+// The session writes responses with its own serializer; every kind the router makes must come out as Beast's.
+TEST_F(RouterTest, SessionSerializerWritesWhatBeastWrites) {
+  std::vector<Response> responses;
+  responses.push_back(send(bhttp::verb::get, "/healthz"));
+  responses.push_back(send(bhttp::verb::get, "/.well-known/jwks.json"));
+  responses.push_back(send(bhttp::verb::head, "/.well-known/jwks.json"));
+  responses.push_back(send(bhttp::verb::post, "/tokens", R"({"sender":"agent://a"})"));
+  responses.push_back(send(bhttp::verb::delete_, "/tokens"));
+  responses.push_back(send(bhttp::verb::get, "/nope"));
+  Request old{bhttp::verb::get, "/healthz", 10};
+  old.keep_alive(true);
+  responses.push_back(router_.handle(old));
+  for (int e = 0; e <= static_cast<int>(mint::ApiError::kInternal); ++e) {
+    responses.push_back(Router::error(static_cast<mint::ApiError>(e), 11, e % 2 == 0));
+  }
+  Response custom{bhttp::status::ok, 11};
+  custom.reason("Fine");
+  custom.set("X-Odd-Case", "v");
+  responses.push_back(custom);
+  for (const auto& res : responses) {
+    std::ostringstream beast_wire;
+    beast_wire << res;
+    std::string ours = "(kept)";
+    append_response(res, ours);
+    EXPECT_EQ(ours, "(kept)" + beast_wire.str());
+  }
 }
 
 TEST(ContentType, Parsing) {
