@@ -7,6 +7,7 @@
 
 #include <array>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "jose/base64url.h"
@@ -194,16 +195,61 @@ Result<bool> check_metadata(const Json& jwk, Alg alg) {
   return true;
 }
 
-// Signs and verifies a fixed message: catches any private half that does not belong to its public half.
+// Signs and verifies a fixed message. Alone it misses a bad CRT value or a bad d beside good CRT values:
+// OpenSSL checks a CRT result with e and quietly falls back to d.
 bool signs_consistently(EVP_PKEY* key, Alg alg) {
   constexpr std::string_view kProbe = "macp-auth-service key consistency probe";
   const auto sig = sign(alg, key, kProbe);
   return sig && verify(alg, key, kProbe, *sig);
 }
 
+// For EC only: cheap there, while for RSA OpenSSL's check spends ~36 ms testing p and q for primality.
 bool pairwise_consistent(EVP_PKEY* key) {
   EvpPkeyCtxPtr ctx(EVP_PKEY_CTX_new_from_pkey(nullptr, key, nullptr));
   return ctx && EVP_PKEY_pairwise_check(ctx.get()) == 1;
+}
+
+// A copy of one of the key's numbers, wiped when freed; null if the key has no such parameter.
+BignumPtr bn_param(EVP_PKEY* key, const char* name) {
+  BIGNUM* raw = nullptr;
+  EVP_PKEY_get_bn_param(key, name, &raw);
+  return BignumPtr(raw);
+}
+
+bool odd_above_one(const BIGNUM* x) { return BN_is_odd(x) == 1 && BN_is_one(x) == 0; }
+
+// The relations RSA_check_key tests between n e d p q dp dq qi, minus Miller-Rabin on p and q (~36 ms at 2048 bits).
+// No primality test: given these relations, a composite p or q (unless a crafted Carmichael number) fails the probe.
+bool rsa_relations_hold(EVP_PKEY* key) {
+  const BignumPtr n = bn_param(key, OSSL_PKEY_PARAM_RSA_N);
+  const BignumPtr e = bn_param(key, OSSL_PKEY_PARAM_RSA_E);
+  const BignumPtr d = bn_param(key, OSSL_PKEY_PARAM_RSA_D);
+  const BignumPtr p = bn_param(key, OSSL_PKEY_PARAM_RSA_FACTOR1);
+  const BignumPtr q = bn_param(key, OSSL_PKEY_PARAM_RSA_FACTOR2);
+  const BignumPtr dp = bn_param(key, OSSL_PKEY_PARAM_RSA_EXPONENT1);
+  const BignumPtr dq = bn_param(key, OSSL_PKEY_PARAM_RSA_EXPONENT2);
+  const BignumPtr qi = bn_param(key, OSSL_PKEY_PARAM_RSA_COEFFICIENT1);
+  const BnCtxPtr ctx(BN_CTX_new());
+  const BignumPtr t(BN_new());
+  const BignumPtr factor_minus_one(BN_new());
+  if (!n || !e || !d || !p || !q || !dp || !dq || !qi || !ctx || !t || !factor_minus_one) return false;
+
+  // As in any RSA key; p, q >= 3 also keeps "mod p-1" below from meaning mod 1 or mod 0.
+  if (!odd_above_one(e.get()) || !odd_above_one(p.get()) || !odd_above_one(q.get()) || BN_cmp(p.get(), q.get()) == 0) {
+    return false;
+  }
+  if (BN_mul(t.get(), p.get(), q.get(), ctx.get()) != 1 || BN_cmp(t.get(), n.get()) != 0) return false;
+  // d*e = 1 mod p-1 and mod q-1 (so mod their lcm); dp and dq are d reduced mod p-1 and q-1.
+  for (const auto& [factor, crt_exponent] : {std::pair{p.get(), dp.get()}, std::pair{q.get(), dq.get()}}) {
+    if (BN_sub(factor_minus_one.get(), factor, BN_value_one()) != 1 ||
+        BN_mod_mul(t.get(), d.get(), e.get(), factor_minus_one.get(), ctx.get()) != 1 || BN_is_one(t.get()) == 0 ||
+        BN_mod(t.get(), d.get(), factor_minus_one.get(), ctx.get()) != 1 || BN_cmp(t.get(), crt_exponent) != 0) {
+      return false;
+    }
+  }
+  // qi = q^-1 mod p.
+  return BN_cmp(qi.get(), p.get()) < 0 && BN_mod_mul(t.get(), qi.get(), q.get(), p.get(), ctx.get()) == 1 &&
+         BN_is_one(t.get()) == 1;
 }
 
 Result<ParsedJwk> parse_jwk(const Json& jwk, bool with_private) {
@@ -221,8 +267,10 @@ Result<ParsedJwk> parse_jwk(const Json& jwk, bool with_private) {
   auto key = *alg == Alg::RS256 ? rsa_key(jwk, with_private) : ec_key(jwk, with_private);
   if (!key) return fail(key.error());
   if (with_private) {
-    const bool has_crt = *alg == Alg::ES256 || jwk.contains("p");
-    if ((has_crt && !pairwise_consistent(key->get())) || !signs_consistently(key->get(), *alg)) {
+    // An RSA key without CRT parameters has nothing to relate d to but the probe.
+    const bool related =
+        *alg == Alg::ES256 ? pairwise_consistent(key->get()) : !jwk.contains("p") || rsa_relations_hold(key->get());
+    if (!related || !signs_consistently(key->get(), *alg)) {
       return fail("the JWK's private and public parameters do not belong together");
     }
   }
@@ -230,9 +278,8 @@ Result<ParsedJwk> parse_jwk(const Json& jwk, bool with_private) {
 }
 
 std::string bn_param_b64(EVP_PKEY* key, const char* name, int pad_to = 0) {
-  BIGNUM* raw = nullptr;
-  if (EVP_PKEY_get_bn_param(key, name, &raw) != 1) return {};
-  BignumPtr bn(raw);
+  const BignumPtr bn = bn_param(key, name);
+  if (!bn) return {};
   const int len = pad_to > 0 ? pad_to : BN_num_bytes(bn.get());
   std::string bytes(static_cast<std::size_t>(len), '\0');
   BN_bn2binpad(bn.get(), reinterpret_cast<unsigned char*>(bytes.data()), len);

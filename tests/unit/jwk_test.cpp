@@ -1,7 +1,14 @@
 #include "jose/jwk.h"
 
 #include <gtest/gtest.h>
+#include <openssl/core_names.h>
 #include <openssl/rsa.h>
+
+#include <array>
+#include <stdexcept>
+#include <string>
+#include <utility>
+#include <vector>
 
 #include "jose/base64url.h"
 #include "jose/jws.h"
@@ -59,8 +66,7 @@ TEST(Jwk, RefusesPublicOnlyKeys) {
 
 TEST(Jwk, RefusesWhatItCannotSignWith) {
   EXPECT_NE(error_of(Json::parse(R"({"kty":"oct","k":"c2VjcmV0"})")).find("kty"), std::string::npos);
-  EXPECT_NE(error_of(Json::parse(R"({"kty":"OKP","crv":"Ed25519","x":"AA","d":"AA"})")).find("kty"),
-            std::string::npos);
+  EXPECT_NE(error_of(Json::parse(R"({"kty":"OKP","crv":"Ed25519","x":"AA","d":"AA"})")).find("kty"), std::string::npos);
   EXPECT_NE(error_of(Json::parse(R"([1])")).find("object"), std::string::npos);
   EXPECT_NE(parse_private_jwk("{not json").error().find("JSON"), std::string::npos);
   EXPECT_NE(parse_private_jwk(R"({"kty":"RSA","kty":"EC"})").error().find("JSON"), std::string::npos);
@@ -147,6 +153,200 @@ TEST(Jwk, RefusesKeysThatFailConsistencyChecks) {
   EXPECT_NE(error_of(off_curve), "(accepted)");
 }
 
+BN_CTX* bn_ctx() {
+  static const BnCtxPtr ctx(BN_CTX_new());
+  return ctx.get();
+}
+
+// The arithmetic for the tests below, by OpenSSL: `op` writes a new number; throws (failing the test) if it fails.
+template <class Op>
+BignumPtr compute(Op op) {
+  BignumPtr r(BN_new());
+  if (!r || op(r.get()) != 1) throw std::runtime_error("BIGNUM arithmetic failed");
+  return r;
+}
+
+BignumPtr sum(const BIGNUM* a, const BIGNUM* b) {
+  return compute([&](BIGNUM* r) { return BN_add(r, a, b); });
+}
+
+BignumPtr product(const BIGNUM* a, const BIGNUM* b) {
+  return compute([&](BIGNUM* r) { return BN_mul(r, a, b, bn_ctx()); });
+}
+
+BignumPtr remainder(const BIGNUM* a, const BIGNUM* m) {
+  return compute([&](BIGNUM* r) { return BN_nnmod(r, a, m, bn_ctx()); });
+}
+
+BignumPtr minus_one(const BIGNUM* a) {
+  return compute([&](BIGNUM* r) { return BN_sub(r, a, BN_value_one()); });
+}
+
+BignumPtr lcm(const BIGNUM* a, const BIGNUM* b) {
+  const BignumPtr gcd = compute([&](BIGNUM* r) { return BN_gcd(r, a, b, bn_ctx()); });
+  return compute([&](BIGNUM* r) { return BN_div(r, nullptr, product(a, b).get(), gcd.get(), bn_ctx()); });
+}
+
+// Null when `a` has no inverse mod `m`.
+BignumPtr inverse(const BIGNUM* a, const BIGNUM* m) { return BignumPtr(BN_mod_inverse(nullptr, a, m, bn_ctx())); }
+
+// A copy of the test RSA key whose members can be read and replaced as numbers.
+struct RsaJwk {
+  Json jwk = rsa_jwk_json();
+
+  BignumPtr operator[](const char* member) const {
+    const std::string bytes = *base64url_decode(jwk[member].get<std::string>());
+    return compute([&](BIGNUM* r) {
+      return BN_bin2bn(reinterpret_cast<const unsigned char*>(bytes.data()), static_cast<int>(bytes.size()), r) ? 1 : 0;
+    });
+  }
+
+  void set(const char* member, const BIGNUM* value) {
+    std::string bytes(static_cast<std::size_t>(BN_num_bytes(value)), '\0');
+    BN_bn2bin(value, reinterpret_cast<unsigned char*>(bytes.data()));
+    jwk[member] = base64url_encode(bytes);
+  }
+
+  // What the sign-and-verify probe alone says: the key built by OpenSSL without parse_private_jwk's
+  // other checks signs a message that verifies under its own n and e.
+  bool signs_consistently() const {
+    static constexpr std::array<std::pair<const char*, const char*>, 8> kParams{{
+        {"n", OSSL_PKEY_PARAM_RSA_N},
+        {"e", OSSL_PKEY_PARAM_RSA_E},
+        {"d", OSSL_PKEY_PARAM_RSA_D},
+        {"p", OSSL_PKEY_PARAM_RSA_FACTOR1},
+        {"q", OSSL_PKEY_PARAM_RSA_FACTOR2},
+        {"dp", OSSL_PKEY_PARAM_RSA_EXPONENT1},
+        {"dq", OSSL_PKEY_PARAM_RSA_EXPONENT2},
+        {"qi", OSSL_PKEY_PARAM_RSA_COEFFICIENT1},
+    }};
+    ParamBldPtr bld(OSSL_PARAM_BLD_new());
+    std::vector<BignumPtr> numbers;
+    for (const auto& [member, name] : kParams) {
+      numbers.push_back((*this)[member]);
+      if (OSSL_PARAM_BLD_push_BN(bld.get(), name, numbers.back().get()) != 1) return false;
+    }
+    ParamPtr params(OSSL_PARAM_BLD_to_param(bld.get()));
+    EvpPkeyCtxPtr ctx(EVP_PKEY_CTX_new_from_name(nullptr, "RSA", nullptr));
+    EVP_PKEY* raw = nullptr;
+    if (!params || !ctx || EVP_PKEY_fromdata_init(ctx.get()) != 1 ||
+        EVP_PKEY_fromdata(ctx.get(), &raw, EVP_PKEY_KEYPAIR, params.get()) != 1) {
+      return false;
+    }
+    const EvpPkeyPtr key(raw);
+    const auto sig = sign(Alg::RS256, key.get(), "probe");
+    return sig && verify(Alg::RS256, key.get(), "probe", *sig);
+  }
+
+  std::string error() const { return error_of(jwk); }
+};
+
+// Each key below breaks one relation between the RSA parameters (or two that cannot be broken apart) and
+// still passes the sign-and-verify probe: OpenSSL checks a CRT result with e and quietly falls back to d.
+// So only the arithmetic check in parse_private_jwk refuses them.
+
+TEST(JwkRsaRelations, AcceptsAnyPrivateExponentCongruentModLambda) {
+  RsaJwk key;
+  const BignumPtr lambda = lcm(minus_one(key["p"].get()).get(), minus_one(key["q"].get()).get());
+  // d mod lambda, plus lambda: another exponent that works, and still below n (2*lambda <= (p-1)(q-1) < n).
+  const BignumPtr d = sum(remainder(key["d"].get(), lambda.get()).get(), lambda.get());
+  ASSERT_NE(BN_cmp(d.get(), key["d"].get()), 0);
+  ASSERT_LT(BN_cmp(d.get(), key["n"].get()), 0);
+  key.set("d", d.get());
+  EXPECT_EQ(key.error(), "(accepted)");
+
+  // Without CRT parameters OpenSSL signs with this d itself: it is a working exponent.
+  for (const char* member : {"p", "q", "dp", "dq", "qi"}) key.jwk.erase(member);
+  auto bare = parse_private_jwk(json::dump(key.jwk));
+  ASSERT_TRUE(bare) << bare.error();
+  auto original = parse_private_jwk(testing_keys::rsa_jwk());
+  ASSERT_TRUE(original);
+  const auto sig = sign(Alg::RS256, bare->key.get(), "hello");
+  ASSERT_TRUE(sig);
+  EXPECT_TRUE(verify(Alg::RS256, original->key.get(), "hello", *sig));
+}
+
+TEST(JwkRsaRelations, RefusesPrivateExponentWrongModQMinusOne) {
+  // d + (p-1): still right mod p-1 (so dp still matches), wrong mod q-1 (so dq no longer does).
+  RsaJwk key;
+  key.set("d", sum(key["d"].get(), minus_one(key["p"].get()).get()).get());
+  ASSERT_TRUE(key.signs_consistently());
+  EXPECT_NE(key.error().find("do not belong together"), std::string::npos);
+}
+
+TEST(JwkRsaRelations, RefusesWrongCrtExponents) {
+  for (const char* member : {"dp", "dq"}) {
+    RsaJwk key;
+    key.set(member, sum(key[member].get(), BN_value_one()).get());
+    ASSERT_TRUE(key.signs_consistently()) << member;
+    EXPECT_NE(key.error().find("do not belong together"), std::string::npos) << member;
+  }
+}
+
+TEST(JwkRsaRelations, RefusesWrongCrtCoefficient) {
+  RsaJwk key;
+  key.set("qi", sum(key["qi"].get(), BN_value_one()).get());
+  ASSERT_TRUE(key.signs_consistently());
+  EXPECT_NE(key.error().find("do not belong together"), std::string::npos);
+}
+
+TEST(JwkRsaRelations, RefusesFactorsSwappedWithoutTheirCoefficient) {
+  // p <-> q with dp <-> dq: every relation holds but qi, which is q^-1 mod p, not p^-1 mod q.
+  RsaJwk key;
+  const Json original = key.jwk;
+  key.jwk["p"] = original["q"];
+  key.jwk["q"] = original["p"];
+  key.jwk["dp"] = original["dq"];
+  key.jwk["dq"] = original["dp"];
+  ASSERT_TRUE(key.signs_consistently());
+  EXPECT_NE(key.error().find("do not belong together"), std::string::npos);
+
+  // With qi recomputed, it is the same key.
+  key.set("qi", inverse(key["q"].get(), key["p"].get()).get());
+  EXPECT_EQ(key.error(), "(accepted)");
+}
+
+TEST(JwkRsaRelations, RefusesModulusThatIsNotPTimesQ) {
+  // n = p*q*r with d, dp, dq right for it: OpenSSL's CRT result (mod p*q) fails its check and d signs.
+  RsaJwk key;
+  const BignumPtr p = key["p"];
+  const BignumPtr q = key["q"];
+  const BignumPtr lambda_pq = lcm(minus_one(p.get()).get(), minus_one(q.get()).get());
+  BignumPtr r;
+  BignumPtr d;
+  while (!d) {  // until e is invertible mod r-1, almost always at once
+    r = compute(
+        [](BIGNUM* prime) { return BN_generate_prime_ex2(prime, 512, 0, nullptr, nullptr, nullptr, bn_ctx()); });
+    d = inverse(key["e"].get(), lcm(lambda_pq.get(), minus_one(r.get()).get()).get());
+  }
+  const BignumPtr n = product(product(p.get(), q.get()).get(), r.get());
+  key.set("n", n.get());
+  key.set("d", d.get());
+  key.set("dp", remainder(d.get(), minus_one(p.get()).get()).get());
+  key.set("dq", remainder(d.get(), minus_one(q.get()).get()).get());
+  ASSERT_TRUE(key.signs_consistently());
+  EXPECT_NE(key.error().find("do not belong together"), std::string::npos);
+}
+
+TEST(JwkRsaRelations, RefusesPublicExponentOne) {
+  // e = 1 with d = dp = dq = 1: every congruence holds, and a "signature" is the padded message itself.
+  RsaJwk key;
+  for (const char* member : {"e", "d", "dp", "dq"}) key.set(member, BN_value_one());
+  ASSERT_TRUE(key.signs_consistently());
+  EXPECT_NE(key.error().find("do not belong together"), std::string::npos);
+}
+
+TEST(JwkRsaRelations, TheProbeHelperSeesWhatTheProbeSees) {
+  RsaJwk key;
+  EXPECT_TRUE(key.signs_consistently());
+  EXPECT_EQ(key.error(), "(accepted)");
+  // Both the CRT result and the fallback to d are wrong: a key the probe refuses on its own.
+  key.set("d", sum(key["d"].get(), BN_value_one()).get());
+  key.set("dp", sum(key["dp"].get(), BN_value_one()).get());
+  EXPECT_FALSE(key.signs_consistently());
+  EXPECT_NE(key.error().find("do not belong together"), std::string::npos);
+}
+
 TEST(Jwk, ErrorsNeverContainKeyMaterial) {
   Json jwk = rsa_jwk_json();
   const std::string d = jwk["d"];
@@ -158,7 +358,8 @@ TEST(Jwk, ErrorsNeverContainKeyMaterial) {
 
 TEST(Jwk, ThumbprintMatchesRfc7638Example) {
   // RFC 7638 §3.1.
-  const Json pub = Json::parse(R"({"kty":"RSA","n":"0vx7agoebGcQSuuPiLJXZptN9nndrQmbXEps2aiAFbWhM78LhWx4cbbfAAtVT86zwu1RK7aPFFxuhDR1L6tSoc_BJECPebWKRXjBZCiFV4n3oknjhMstn64tZ_2W-5JsGY4Hc5n9yBXArwl93lqt7_RN5w6Cf0h4QyQ5v-65YGjQR0_FDW2QvzqY368QQMicAtaSqzs8KJZgnYb9c7d0zgdAZHzu6qMQvRL5hajrn1n91CbOpbISD08qNLyrdkt-bFTWhAI4vMQFh6WeZu0fM4lFd2NcRwr3XPksINHaQ-G_xBniIqbw0Ls1jF44-csFCur-kEgU8awapJzKnqDKgw","e":"AQAB","alg":"RS256","kid":"2011-04-29"})");
+  const Json pub = Json::parse(
+      R"({"kty":"RSA","n":"0vx7agoebGcQSuuPiLJXZptN9nndrQmbXEps2aiAFbWhM78LhWx4cbbfAAtVT86zwu1RK7aPFFxuhDR1L6tSoc_BJECPebWKRXjBZCiFV4n3oknjhMstn64tZ_2W-5JsGY4Hc5n9yBXArwl93lqt7_RN5w6Cf0h4QyQ5v-65YGjQR0_FDW2QvzqY368QQMicAtaSqzs8KJZgnYb9c7d0zgdAZHzu6qMQvRL5hajrn1n91CbOpbISD08qNLyrdkt-bFTWhAI4vMQFh6WeZu0fM4lFd2NcRwr3XPksINHaQ-G_xBniIqbw0Ls1jF44-csFCur-kEgU8awapJzKnqDKgw","e":"AQAB","alg":"RS256","kid":"2011-04-29"})");
   auto parsed = parse_public_jwk(pub);
   ASSERT_TRUE(parsed) << parsed.error();
   EXPECT_EQ(thumbprint(parsed->key.get(), Alg::RS256), "NzbLsXh8uDCcd-6MNwXF4W_7noWXFZAfHkxZsRGC9Xs");
