@@ -94,6 +94,15 @@ struct ParamBuilder {
   }
 };
 
+// A copy of one of the key's numbers, wiped when freed; null if the key has no such parameter.
+BignumPtr bn_param(EVP_PKEY* key, const char* name) {
+  BIGNUM* raw = nullptr;
+  EVP_PKEY_get_bn_param(key, name, &raw);
+  return BignumPtr(raw);
+}
+
+bool odd_above_one(const BIGNUM* x) { return BN_is_odd(x) == 1 && BN_is_one(x) == 0; }
+
 Result<EvpPkeyPtr> rsa_key(const Json& jwk, bool with_private) {
   struct Member {
     const char* jwk_name;
@@ -132,6 +141,9 @@ Result<EvpPkeyPtr> rsa_key(const Json& jwk, bool with_private) {
                 " are required");
   }
   if (bits > kMaxRsaBits) return fail("the RSA key has more than " + std::to_string(kMaxRsaBits) + " bits");
+  // With e = 1 a signature is the padded message itself, public or private, CRT or not; an even e has no inverse.
+  const BignumPtr e = bn_param(key->get(), OSSL_PKEY_PARAM_RSA_E);
+  if (!e || !odd_above_one(e.get())) return fail("the RSA JWK's \"e\" must be odd and greater than 1");
   return key;
 }
 
@@ -209,15 +221,6 @@ bool pairwise_consistent(EVP_PKEY* key) {
   return ctx && EVP_PKEY_pairwise_check(ctx.get()) == 1;
 }
 
-// A copy of one of the key's numbers, wiped when freed; null if the key has no such parameter.
-BignumPtr bn_param(EVP_PKEY* key, const char* name) {
-  BIGNUM* raw = nullptr;
-  EVP_PKEY_get_bn_param(key, name, &raw);
-  return BignumPtr(raw);
-}
-
-bool odd_above_one(const BIGNUM* x) { return BN_is_odd(x) == 1 && BN_is_one(x) == 0; }
-
 // The relations RSA_check_key tests between n e d p q dp dq qi, minus Miller-Rabin on p and q (~36 ms at 2048 bits).
 // No primality test: given these relations, a composite p or q (unless a crafted Carmichael number) fails the probe.
 bool rsa_relations_hold(EVP_PKEY* key) {
@@ -234,8 +237,8 @@ bool rsa_relations_hold(EVP_PKEY* key) {
   const BignumPtr factor_minus_one(BN_new());
   if (!n || !e || !d || !p || !q || !dp || !dq || !qi || !ctx || !t || !factor_minus_one) return false;
 
-  // As in any RSA key; p, q >= 3 also keeps "mod p-1" below from meaning mod 1 or mod 0.
-  if (!odd_above_one(e.get()) || !odd_above_one(p.get()) || !odd_above_one(q.get()) || BN_cmp(p.get(), q.get()) == 0) {
+  // e was checked when the key was built; p, q >= 3 also keeps "mod p-1" below from meaning mod 1 or mod 0.
+  if (!odd_above_one(p.get()) || !odd_above_one(q.get()) || BN_cmp(p.get(), q.get()) == 0) {
     return false;
   }
   if (BN_mul(t.get(), p.get(), q.get(), ctx.get()) != 1 || BN_cmp(t.get(), n.get()) != 0) return false;

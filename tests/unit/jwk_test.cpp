@@ -333,7 +333,24 @@ TEST(JwkRsaRelations, RefusesPublicExponentOne) {
   RsaJwk key;
   for (const char* member : {"e", "d", "dp", "dq"}) key.set(member, BN_value_one());
   ASSERT_TRUE(key.signs_consistently());
-  EXPECT_NE(key.error().find("do not belong together"), std::string::npos);
+  EXPECT_NE(key.error().find("\"e\" must be odd and greater than 1"), std::string::npos);
+}
+
+TEST(JwkRsaRelations, RefusesPublicExponentOneWithoutCrtAndInPublicKeys) {
+  // Without CRT parameters nothing relates d to p and q: only the check on e stands between this key and forgery.
+  Json jwk = rsa_jwk_json();
+  for (const char* member : {"p", "q", "dp", "dq", "qi"}) jwk.erase(member);
+  const std::string one = base64url_encode(std::string(1, '\x01'));
+  jwk["e"] = one;
+  jwk["d"] = one;
+  EXPECT_NE(error_of(jwk).find("\"e\" must be odd and greater than 1"), std::string::npos);
+  Json pub = rsa_jwk_json();
+  for (const char* member : {"d", "p", "q", "dp", "dq", "qi"}) pub.erase(member);
+  ASSERT_TRUE(parse_public_jwk(pub));
+  pub["e"] = one;
+  EXPECT_FALSE(parse_public_jwk(pub));
+  pub["e"] = base64url_encode(std::string(1, '\x04'));
+  EXPECT_FALSE(parse_public_jwk(pub));
 }
 
 TEST(JwkRsaRelations, TheProbeHelperSeesWhatTheProbeSees) {
