@@ -295,7 +295,11 @@ class Session : public std::enable_shared_from_this<Session> {
   // Between requests: the idle timeout runs until the first byte of the next one.
   void wait_for_request() {
     if (stopping_) return close();
-    if (buffer_.size() > 0) return begin_request();  // pipelined: the next request is already here
+    // Pipelined: the next request is already here. Posted, so that a buffer full of tiny requests answered at
+    // once neither recurses nor keeps this thread from its other connections.
+    if (buffer_.size() > 0) {
+      return asio::post(socket_.get_executor(), beast::bind_front_handler(&Session::begin_request, shared_from_this()));
+    }
     const std::int64_t now = now_ticks();
     arm(limits_.idle_timeout, now);
     idle_since_.store(now);

@@ -246,6 +246,21 @@ describe('pipelining', () => {
     assert.ok(answer.closed, 'Connection: close on the last request closes the connection');
   });
 
+  test('a socket full of tiny pipelined requests is answered in full, while another client is served', async () => {
+    // Nearly 2000 requests in one 32 KiB read: answered one after another without deep recursion or starving others.
+    const one = 'GET /healthz HTTP/1.1\r\n\r\n';
+    const count = 2000;
+    const pipelined = exchange(service.port, one.repeat(count - 1) + 'GET /healthz HTTP/1.1\r\nConnection: close\r\n\r\n');
+    const t0 = Date.now();
+    assert.equal((await mint(service.port)).status, 200);
+    assert.ok(Date.now() - t0 < 5000, `a mint beside the pipeline took ${Date.now() - t0} ms`);
+    const answer = await pipelined;
+    const statuses = parseResponses(answer.data).map((r) => r.status);
+    assert.equal(statuses.length, count);
+    assert.ok(statuses.every((s) => s === 200));
+    assert.ok(answer.closed);
+  });
+
   test('requests split at every byte boundary still parse', async () => {
     const socket = await connect(service.port);
     const answer = collect(socket);
