@@ -156,7 +156,7 @@ Minter::Minter(const config::Config& config)
 
 std::string Minter::encode_claims(const MintRequest& request, std::int64_t now) const {
   std::string payload = "{\"macp_scopes\":";
-  payload += json::dump(request.scopes);
+  json::append_dump(payload, request.scopes);
   payload += ",\"iat\":";
   append_integer(payload, now);
   payload += ",\"exp\":";
