@@ -93,7 +93,7 @@ Result<std::int64_t, ApiError> effective_ttl(const Json* requested, const TtlPol
   return std::min(ttl, policy.max_seconds);
 }
 
-const Json* find_member(const Json& object, std::string_view name) {
+Json* find_member(Json& object, std::string_view name) {
   const auto it = object.find(name);
   return it == object.end() ? nullptr : &*it;
 }
@@ -115,19 +115,19 @@ Result<MintRequest, ApiError> parse_mint_request(std::string_view body, const Tt
   Json& doc = parsed.value();
   if (!doc.is_object()) return Failure{ApiError::kSenderRequired};
 
-  const Json* sender = find_member(doc, "sender");
+  Json* sender = find_member(doc, "sender");
   if (sender == nullptr || !sender->is_string() || is_blank(sender->get_ref<const std::string&>())) {
     return Failure{ApiError::kSenderRequired};
   }
-  Json scopes = Json::object();
-  if (const Json* given = find_member(doc, "scopes")) {
-    if (!given->is_object()) return Failure{ApiError::kScopesNotObject};
-    if (auto error = check_scopes(*given)) return Failure{*error};
-    scopes = std::move(doc["scopes"]);
+  Json* scopes = find_member(doc, "scopes");
+  if (scopes != nullptr) {
+    if (!scopes->is_object()) return Failure{ApiError::kScopesNotObject};
+    if (auto error = check_scopes(*scopes)) return Failure{*error};
   }
   auto ttl = effective_ttl(find_member(doc, "ttl_seconds"), ttl_policy);
   if (!ttl) return Failure{ttl.error()};
-  return MintRequest{std::move(doc["sender"].get_ref<std::string&>()), std::move(scopes), ttl.value()};
+  return MintRequest{std::move(sender->get_ref<std::string&>()), scopes != nullptr ? std::move(*scopes) : Json::object(),
+                     ttl.value()};
 }
 
 std::optional<std::string> sign_compact(const keys::SigningKey& key, std::string_view payload) {
