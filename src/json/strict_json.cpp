@@ -74,6 +74,8 @@ std::vector<Overflow> replace_overflows(std::string_view text, std::string& out)
   return found;
 }
 
+constexpr std::size_t kObjectMembersUpFront = 8;
+
 // Builds an ordered_json DOM from SAX events and refuses what JSON.parse would
 // silently accept: duplicated keys and unbounded nesting.
 class StrictDomBuilder {
@@ -164,6 +166,8 @@ class StrictDomBuilder {
   bool open(Json::value_t type) {
     if (stack_.size() >= max_depth_) return fail(ParseError::kTooDeep);
     Json* node = add_node(Json(type));
+    // Room for a request's members up front: each regrowth copies the keys, which are const.
+    if (node->is_object()) node->get_ref<Json::object_t&>().reserve(kObjectMembersUpFront);
     stack_.push_back(node);
     return true;
   }
