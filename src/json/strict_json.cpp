@@ -74,6 +74,8 @@ std::vector<Overflow> replace_overflows(std::string_view text, std::string& out)
   return found;
 }
 
+constexpr std::size_t kObjectMembersUpFront = 8;
+
 // Builds an ordered_json DOM from SAX events and refuses what JSON.parse would
 // silently accept: duplicated keys and unbounded nesting.
 class StrictDomBuilder {
@@ -164,6 +166,8 @@ class StrictDomBuilder {
   bool open(Json::value_t type) {
     if (stack_.size() >= max_depth_) return fail(ParseError::kTooDeep);
     Json* node = add_node(Json(type));
+    // Room for a request's members up front: each regrowth copies the keys, which are const.
+    if (node->is_object()) node->get_ref<Json::object_t&>().reserve(kObjectMembersUpFront);
     stack_.push_back(node);
     return true;
   }
@@ -216,12 +220,45 @@ Result<Json, ParseError> parse_strict(std::string_view text, std::size_t max_dep
   return Failure{again.error()};
 }
 
-std::string dump(const Json& value) {
-  return value.dump(-1, ' ', /*ensure_ascii=*/false, nlohmann::json::error_handler_t::strict);
+namespace {
+
+// nlohmann builds a shared output adapter and a 512-byte indent string for every serializer, and
+// a Json for every string it escapes: each thread keeps one of each, writing into scratch space.
+class ThreadSerializer {
+ public:
+  void append(std::string& out, const Json& value) {
+    scratch_.clear();
+    serializer_.dump(value, /*pretty_print=*/false, /*ensure_ascii=*/false, /*indent_step=*/0);
+    out += scratch_;
+  }
+
+  void append_string(std::string& out, std::string_view utf8) {
+    literal_.get_ref<Json::string_t&>().assign(utf8);
+    append(out, literal_);
+  }
+
+ private:
+  std::string scratch_;
+  nlohmann::detail::serializer<Json> serializer_{nlohmann::detail::output_adapter<char>(scratch_), ' ',
+                                                 nlohmann::json::error_handler_t::strict};
+  Json literal_ = Json::string_t();
+};
+
+ThreadSerializer& thread_serializer() {
+  thread_local ThreadSerializer serializer;
+  return serializer;
 }
 
-void append_string_literal(std::string& out, std::string_view utf8) {
-  out += Json(utf8).dump(-1, ' ', /*ensure_ascii=*/false, nlohmann::json::error_handler_t::strict);
+}  // namespace
+
+std::string dump(const Json& value) {
+  std::string out;
+  append_dump(out, value);
+  return out;
 }
+
+void append_dump(std::string& out, const Json& value) { thread_serializer().append(out, value); }
+
+void append_string_literal(std::string& out, std::string_view utf8) { thread_serializer().append_string(out, utf8); }
 
 }  // namespace macp::json

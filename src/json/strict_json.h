@@ -25,6 +25,7 @@ Result<Json, ParseError> parse_strict(std::string_view text, std::size_t max_dep
 
 // Compact serialization: UTF-8 kept as is, only `"`, `\` and control characters escaped.
 std::string dump(const Json& value);
+void append_dump(std::string& out, const Json& value);
 void append_string_literal(std::string& out, std::string_view utf8);
 
 }  // namespace macp::json

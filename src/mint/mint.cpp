@@ -93,7 +93,7 @@ Result<std::int64_t, ApiError> effective_ttl(const Json* requested, const TtlPol
   return std::min(ttl, policy.max_seconds);
 }
 
-const Json* find_member(const Json& object, std::string_view name) {
+Json* find_member(Json& object, std::string_view name) {
   const auto it = object.find(name);
   return it == object.end() ? nullptr : &*it;
 }
@@ -106,6 +106,13 @@ void append_integer(std::string& out, std::int64_t n) {
   out.append(buf.data(), end);
 }
 
+// An upper bound on the length of a compact JWS of `payload_bytes` under `key`.
+std::size_t compact_length_bound(const keys::SigningKey& key, std::size_t payload_bytes) {
+  // EVP_PKEY_get_size bounds the signature (the modulus for RSA, the DER form for P-256).
+  const auto max_signature = static_cast<std::size_t>(EVP_PKEY_get_size(key.key.get()));
+  return key.header_b64.size() + 1 + jose::base64url_length(payload_bytes) + 1 + jose::base64url_length(max_signature);
+}
+
 }  // namespace
 
 Result<MintRequest, ApiError> parse_mint_request(std::string_view body, const TtlPolicy& ttl_policy) {
@@ -115,35 +122,32 @@ Result<MintRequest, ApiError> parse_mint_request(std::string_view body, const Tt
   Json& doc = parsed.value();
   if (!doc.is_object()) return Failure{ApiError::kSenderRequired};
 
-  const Json* sender = find_member(doc, "sender");
+  Json* sender = find_member(doc, "sender");
   if (sender == nullptr || !sender->is_string() || is_blank(sender->get_ref<const std::string&>())) {
     return Failure{ApiError::kSenderRequired};
   }
-  Json scopes = Json::object();
-  if (const Json* given = find_member(doc, "scopes")) {
-    if (!given->is_object()) return Failure{ApiError::kScopesNotObject};
-    if (auto error = check_scopes(*given)) return Failure{*error};
-    scopes = std::move(doc["scopes"]);
+  Json* scopes = find_member(doc, "scopes");
+  if (scopes != nullptr) {
+    if (!scopes->is_object()) return Failure{ApiError::kScopesNotObject};
+    if (auto error = check_scopes(*scopes)) return Failure{*error};
   }
   auto ttl = effective_ttl(find_member(doc, "ttl_seconds"), ttl_policy);
   if (!ttl) return Failure{ttl.error()};
-  return MintRequest{std::move(doc["sender"].get_ref<std::string&>()), std::move(scopes), ttl.value()};
+  return MintRequest{std::move(sender->get_ref<std::string&>()), scopes != nullptr ? std::move(*scopes) : Json::object(),
+                     ttl.value()};
 }
 
-std::optional<std::string> sign_compact(const keys::SigningKey& key, std::string_view payload) {
-  std::string token;
-  // EVP_PKEY_get_size bounds the signature (the modulus for RSA, the DER form for P-256).
-  const auto max_signature = static_cast<std::size_t>(EVP_PKEY_get_size(key.key.get()));
-  token.reserve(key.header_b64.size() + jose::base64url_length(payload.size()) + 2 +
-                jose::base64url_length(max_signature));
-  token += key.header_b64;
-  token += '.';
-  jose::base64url_append(token, payload);
-  const auto signature = jose::sign(key.alg, key.key.get(), token);
-  if (!signature) return std::nullopt;
-  token += '.';
-  jose::base64url_append(token, *signature);
-  return token;
+bool sign_compact(std::string& out, const keys::SigningKey& key, std::string_view payload) {
+  const std::size_t start = out.size();
+  out.reserve(start + compact_length_bound(key, payload.size()));
+  out += key.header_b64;
+  out += '.';
+  jose::base64url_append(out, payload);
+  const auto signature = jose::sign(key.alg, key.key.get(), std::string_view(out).substr(start));
+  if (!signature) return false;
+  out += '.';
+  jose::base64url_append(out, *signature);
+  return true;
 }
 
 Minter::Minter(const config::Config& config)
@@ -156,7 +160,7 @@ Minter::Minter(const config::Config& config)
 
 std::string Minter::encode_claims(const MintRequest& request, std::int64_t now) const {
   std::string payload = "{\"macp_scopes\":";
-  payload += json::dump(request.scopes);
+  json::append_dump(payload, request.scopes);
   payload += ",\"iat\":";
   append_integer(payload, now);
   payload += ",\"exp\":";
@@ -171,14 +175,21 @@ std::string Minter::encode_claims(const MintRequest& request, std::int64_t now) 
 Result<std::string, ApiError> Minter::mint(const keys::KeySet& keys, std::int64_t now, std::string_view body) const {
   auto request = parse_mint_request(body, ttl_);
   if (!request) return Failure{request.error()};
-  const auto token = sign_compact(keys.signer(), encode_claims(*request, now));
-  if (!token) return Failure{ApiError::kInternal};
+  const std::string claims = encode_claims(*request, now);
 
-  std::string response = "{\"token\":\"";
-  response += *token;
-  response += "\",\"sender\":";
+  // The token is signed where it stands in the response: one buffer, sized once (an escaped sender may grow it).
+  constexpr std::string_view kTokenMember = "{\"token\":\"";
+  constexpr std::string_view kSenderMember = "\",\"sender\":";
+  constexpr std::string_view kExpiresMember = ",\"expires_in_seconds\":";
+  constexpr std::size_t kMaxIntegerDigits = 20;
+  std::string response;
+  response.reserve(kTokenMember.size() + compact_length_bound(keys.signer(), claims.size()) + kSenderMember.size() +
+                   request->sender.size() + 2 + kExpiresMember.size() + kMaxIntegerDigits + 1);
+  response += kTokenMember;
+  if (!sign_compact(response, keys.signer(), claims)) return Failure{ApiError::kInternal};
+  response += kSenderMember;
   json::append_string_literal(response, request->sender);
-  response += ",\"expires_in_seconds\":";
+  response += kExpiresMember;
   append_integer(response, request->ttl_seconds);
   response += '}';
   return response;

@@ -44,7 +44,7 @@ class Minter {
   std::string iss_aud_;  // ,"iss":…,"aud":… serialized once
 };
 
-// A compact JWS of `payload` under the key set's signer, or nullopt if signing failed.
-std::optional<std::string> sign_compact(const keys::SigningKey& key, std::string_view payload);
+// Appends the compact JWS of `payload` under `key` to `out`; false if signing failed.
+bool sign_compact(std::string& out, const keys::SigningKey& key, std::string_view payload);
 
 }  // namespace macp::mint
