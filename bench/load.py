@@ -524,7 +524,7 @@ def micro_markdown(path):
         vs = ""
         m = re.search(r"/es256:(\d)$", name)
         bare = f"BM_BareEvpSign/es256:{m.group(1)}" if m else None
-        if bare and bare in cpu_us and name != bare:
+        if bare and bare in cpu_us and name.startswith(("BM_JoseSign", "BM_SignCompact", "BM_Mint")):
             vs = f"{us / cpu_us[bare]:.3f}×"
         label = name.replace("/es256:0", " RS256").replace("/es256:1", " ES256").replace("/jwks:0", " /healthz") \
                     .replace("/jwks:1", " JWKS")
