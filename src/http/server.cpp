@@ -37,9 +37,6 @@ constexpr std::int64_t kEvicted = -1;
 // In Session::deadline_: nothing to cut short.
 constexpr std::int64_t kNoDeadline = 0;
 
-// A connection's socket, bound to the context of the one thread that runs it: no strand, no type erasure.
-using Socket = asio::basic_stream_socket<tcp, asio::io_context::executor_type>;
-
 std::int64_t now_ticks() {
   return std::max<std::int64_t>(1, std::chrono::steady_clock::now().time_since_epoch().count());
 }
@@ -221,7 +218,7 @@ struct SessionRegistry {
 
 class Session : public std::enable_shared_from_this<Session> {
  public:
-  Session(Socket&& socket, std::shared_ptr<SessionRegistry> registry)
+  Session(ConnectionSocket&& socket, std::shared_ptr<SessionRegistry> registry)
       : socket_(std::move(socket)),
         registry_(std::move(registry)),
         limits_(registry_->limits),
@@ -407,7 +404,7 @@ class Session : public std::enable_shared_from_this<Session> {
     socket_.close(ignored);
   }
 
-  Socket socket_;
+  ConnectionSocket socket_;
   std::shared_ptr<SessionRegistry> registry_;
   const Limits& limits_;
   beast::flat_buffer buffer_;
@@ -494,6 +491,9 @@ Result<tcp::endpoint> Server::listen(const std::string& address, std::uint16_t p
   if (ec) return fail("cannot listen on " + where() + ": " + ec.message());
   acceptor_.listen(asio::socket_base::max_listen_connections, ec);
   if (ec) return fail("cannot listen on " + where() + ": " + ec.message());
+  // Accepts after the first of a burst must not block when the backlog runs dry.
+  acceptor_.non_blocking(true, ec);
+  if (ec) return fail("cannot listen on " + where() + ": " + ec.message());
   return acceptor_.local_endpoint();
 }
 
@@ -512,9 +512,12 @@ void Server::sweep() {
   });
 }
 
+asio::io_context& Server::next_context() {
+  return *connection_contexts_[next_context_++ % connection_contexts_.size()];
+}
+
 void Server::do_accept() {
-  asio::io_context& context = *connection_contexts_[next_context_++ % connection_contexts_.size()];
-  acceptor_.async_accept(context, [this](beast::error_code ec, Socket socket) {
+  acceptor_.async_accept(next_context(), [this](beast::error_code ec, ConnectionSocket socket) {
     if (stopping_) return;
     if (ec) {
       if (ec == asio::error::operation_aborted) return;
@@ -525,17 +528,30 @@ void Server::do_accept() {
       });
       return;
     }
-    socket.set_option(tcp::no_delay(true), ec);
-    const bool admitted = registry_->admit();
-    auto session = std::make_shared<Session>(std::move(socket), registry_);
-    registry_->add(session, admitted);
-    if (admitted) {
-      session->start();
-    } else {
-      session->refuse();
+    take(std::move(socket));
+    // A burst of connections (a client's pool opening, a balancer failing over) is taken in one go: one
+    // scheduler pass each would leave the last of them waiting behind every request in flight on this thread.
+    for (std::size_t i = 1; i < kAcceptBurst; ++i) {
+      beast::error_code burst_ec;
+      ConnectionSocket next = acceptor_.accept(next_context(), burst_ec);
+      if (burst_ec) break;  // the backlog is empty (or failing: the asynchronous accept below sees it again)
+      take(std::move(next));
     }
     do_accept();
   });
+}
+
+void Server::take(ConnectionSocket socket) {
+  beast::error_code ignored;
+  socket.set_option(tcp::no_delay(true), ignored);
+  const bool admitted = registry_->admit();
+  auto session = std::make_shared<Session>(std::move(socket), registry_);
+  registry_->add(session, admitted);
+  if (admitted) {
+    session->start();
+  } else {
+    session->refuse();
+  }
 }
 
 std::size_t Server::open_connections() const { return registry_->size(); }

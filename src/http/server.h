@@ -43,6 +43,8 @@ inline constexpr std::chrono::seconds kLingerTimeout{2};
 inline constexpr std::size_t kLingerMaxBytes = 1024 * 1024;
 // How often deadlines are checked: a timeout fires up to this much late.
 inline constexpr std::chrono::milliseconds kSweepInterval{250};
+// Connections accepted in one go when a burst arrives, before other work on the acceptor's thread runs again.
+inline constexpr std::size_t kAcceptBurst = 64;
 // Descriptors kept free of connections: the listener, stdio, OpenSSL, and refusals in progress.
 inline constexpr std::size_t kReservedDescriptors = 128;
 
@@ -118,6 +120,10 @@ class RequestReader {
 // The response as it goes on the wire, appended to `out`: what Beast's serializer writes, in one buffer.
 void append_response(const Response& response, std::string& out);
 
+// A connection's socket, bound to the context of the one thread that runs it: no strand, no type erasure.
+using ConnectionSocket =
+    boost::asio::basic_stream_socket<boost::asio::ip::tcp, boost::asio::io_context::executor_type>;
+
 class Session;
 struct SessionRegistry;
 
@@ -140,7 +146,10 @@ class Server {
   std::size_t open_connections() const;
 
  private:
+  boost::asio::io_context& next_context();
   void do_accept();
+  // Admits a new connection, or refuses it with 503 when the cap is reached and nothing idle can go.
+  void take(ConnectionSocket socket);
   void sweep();
   void poll_drained();
 
