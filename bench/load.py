@@ -120,6 +120,17 @@ def loadavg():
 
 # ---------------------------------------------------------------- processes
 
+def stop_process(proc, sig):
+    """Sends `sig`, waits up to 15 s for the process to end, then kills it."""
+    if proc.poll() is None:
+        proc.send_signal(sig)
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
 class Service:
     """The real binary on a free loopback port with a pinned key."""
 
@@ -138,13 +149,7 @@ class Service:
         self.pid = self.proc.pid
 
     def stop(self):
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        stop_process(self.proc, signal.SIGTERM)
         self.proc.stdout.close()
         if self.proc.returncode not in (0, -signal.SIGTERM):
             raise RuntimeError(f"service exited with {self.proc.returncode}")
@@ -226,13 +231,7 @@ http {{
         self.pids = [self.proc.pid] + children_of(self.proc.pid)
 
     def stop(self):
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGQUIT)
-            try:
-                self.proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        stop_process(self.proc, signal.SIGQUIT)  # nginx's graceful stop
         shutil.rmtree(self.dir, ignore_errors=True)
 
     def cpu_ticks(self):

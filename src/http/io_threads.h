@@ -1,8 +1,8 @@
 #pragma once
 // One io_context per thread. A connection lives on one context, run by one thread, so its
 // handlers need no strand and no thread waits on another's scheduler lock or wakes another
-// to run a handler. Measured on 2 cores (docs/performance.md): one io_context shared by two
-// threads cost ~75% more server CPU per GET than this.
+// to run a handler. Measured on 2 cores (docs/performance.md, change 2): one io_context shared by
+// two threads cost 27-60% more server CPU per GET than this.
 
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>

@@ -102,7 +102,6 @@ std::optional<ApiError> read_error_answer(const beast::error_code& ec, bool head
   if (ec == bhttp::error::body_limit) return ApiError::kBodyTooLarge;
   if (ec == bhttp::error::header_limit) return ApiError::kHeadersTooLarge;
   if (ec == bhttp::error::buffer_overflow) return header_done ? ApiError::kBodyTooLarge : ApiError::kHeadersTooLarge;
-  if (ec == beast::error::timeout) return ApiError::kRequestTimeout;
   // The client went away: nobody to answer.
   if (ec == bhttp::error::end_of_stream || ec == bhttp::error::partial_message) return std::nullopt;
   // Any other parser error is a malformed request (bad method, version, header, length, chunk …).
@@ -447,7 +446,8 @@ bool SessionRegistry::admit() {
 }
 
 void SessionRegistry::expire_due() {
-  for (const auto& session : live()) session->expire_if_due(now_ticks());
+  const std::int64_t now = now_ticks();
+  for (const auto& session : live()) session->expire_if_due(now);
 }
 
 void append_response(const Response& response, std::string& out) {

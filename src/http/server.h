@@ -78,6 +78,7 @@ std::optional<mint::ApiError> check_header(const RequestParser& parser, std::siz
                                            const Limits& limits);
 
 // A failed read as the client should hear it; nullopt: the client is gone or idle, just close.
+// A read cut short by the request deadline is cancelled, not failed: the session answers that 408 itself.
 std::optional<mint::ApiError> read_error_answer(const boost::beast::error_code& ec, bool header_done);
 
 // One request at a time from a connection's buffered bytes, with the limits and checks above. It has no
