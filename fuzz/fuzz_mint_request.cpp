@@ -22,7 +22,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   MACP_FUZZ_CHECK(request.ok() == minted.ok());
   if (!minted) {
     MACP_FUZZ_CHECK(request.error() == minted.error());
-    MACP_FUZZ_CHECK(mint::describe(minted.error()).status == 400);
+    MACP_FUZZ_CHECK(api::describe(minted.error()).status == 400);
     return 0;
   }
   MACP_FUZZ_CHECK(request->ttl_seconds >= 1 && request->ttl_seconds <= config.max_ttl_seconds);

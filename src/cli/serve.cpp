@@ -88,7 +88,7 @@ int serve(const Command& self, const ParsedArgs& args, const Io& io) {
   key_list.push_back(std::move(loaded->key));
   auto key_set = keys::KeySet::make(std::move(key_list));
 
-  const http::Router router(mint::Minter(*config), key_set, http::system_clock_seconds);
+  const http::Router router(mint::Minter(*config), key_set, system_clock_seconds);
   const unsigned threads = std::max(1U, std::thread::hardware_concurrency());
   http::IoThreads io_threads(threads);
   boost::asio::io_context& io_context = io_threads.main();

@@ -4,6 +4,7 @@
 #include <chrono>
 #include <ostream>
 
+#include "clock.h"
 #include "cli/bounded_read.h"
 #include "cli/command.h"
 #include "http/client.h"
@@ -80,8 +81,7 @@ int verify(const Command& self, const ParsedArgs& args, const Io& io) {
     return kExitFailure;
   }
 
-  const auto now =
-      std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+  const std::int64_t now = system_clock_seconds();
   const jose::JwtExpectations expected{config->issuer, config->audience, jose::kDefaultLeewaySeconds};
   const auto verified = jose::verify_jwt(token, keys.value(), expected, now);
   if (!verified) {

@@ -13,7 +13,7 @@ namespace macp::http {
 namespace {
 
 namespace bhttp = boost::beast::http;
-using mint::ApiError;
+using api::ApiError;
 
 constexpr std::string_view kJson = "application/json";
 constexpr std::string_view kHealthBody = R"({"ok":true})";
@@ -52,10 +52,6 @@ Route route_of(std::string_view target) {
 
 }  // namespace
 
-std::int64_t system_clock_seconds() {
-  return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
-}
-
 bool is_json_content_type(std::string_view value) {
   const auto semi = value.find(';');
   if (!iequals(trim(value.substr(0, semi)), kJson)) return false;
@@ -79,7 +75,7 @@ Router::Router(mint::Minter minter, std::shared_ptr<const keys::KeySet> keys, Cl
     : minter_(std::move(minter)), keys_(std::move(keys)), clock_(std::move(clock)) {}
 
 Response Router::error(ApiError error, unsigned version, bool keep_alive) {
-  const auto& info = mint::describe(error);
+  const auto& info = api::describe(error);
   return json_response(static_cast<bhttp::status>(info.status), version, keep_alive, std::string(info.body));
 }
 

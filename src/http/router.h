@@ -8,18 +8,15 @@
 #include <functional>
 #include <memory>
 
+#include "clock.h"
 #include "keys/key_set.h"
-#include "mint/errors.h"
+#include "api/errors.h"
 #include "mint/mint.h"
 
 namespace macp::http {
 
 using Request = boost::beast::http::request<boost::beast::http::string_body>;
 using Response = boost::beast::http::response<boost::beast::http::string_body>;
-
-// Seconds since the Unix epoch; injected so tests can fix the time.
-using Clock = std::function<std::int64_t()>;
-std::int64_t system_clock_seconds();
 
 class Router {
  public:
@@ -28,7 +25,7 @@ class Router {
   Response handle(const Request& request) const;
 
   // An error response in the contract's shape, for errors found before routing too.
-  static Response error(mint::ApiError error, unsigned version, bool keep_alive);
+  static Response error(api::ApiError error, unsigned version, bool keep_alive);
 
  private:
   Response route(const Request& request) const;

@@ -23,7 +23,7 @@
 
 #include "config/config.h"
 #include "http/router.h"
-#include "mint/errors.h"
+#include "api/errors.h"
 #include "result.h"
 
 namespace macp::http {
@@ -74,12 +74,12 @@ void apply_limits(RequestParser& parser, const Limits& limits);
 
 // Checks Beast does not make, once a header is parsed: total header size, HTTP/1.0 or 1.1 only,
 // and Transfer-Encoding exactly "chunked" with no Content-Length (no request smuggling).
-std::optional<mint::ApiError> check_header(const RequestParser& parser, std::size_t header_bytes,
+std::optional<api::ApiError> check_header(const RequestParser& parser, std::size_t header_bytes,
                                            const Limits& limits);
 
 // A failed read as the client should hear it; nullopt: the client is gone or idle, just close.
 // A read cut short by the request deadline is cancelled, not failed: the session answers that 408 itself.
-std::optional<mint::ApiError> read_error_answer(const boost::beast::error_code& ec, bool header_done);
+std::optional<api::ApiError> read_error_answer(const boost::beast::error_code& ec, bool header_done);
 
 // One request at a time from a connection's buffered bytes, with the limits and checks above. It has no
 // socket, so the session and the fuzzer (fuzz/fuzz_http_request.cpp) run the same code.
@@ -104,18 +104,18 @@ class RequestReader {
 
   const Request& request() const { return parser_->get(); }
   // After kFailed: the error to answer with; nullopt when there is nobody to answer.
-  std::optional<mint::ApiError> answer() const { return answer_; }
+  std::optional<api::ApiError> answer() const { return answer_; }
   // The HTTP version an answer should carry: 1.0 to a 1.0 client, else 1.1.
   unsigned answer_version() const;
 
  private:
-  Step failed(std::optional<mint::ApiError> answer);
+  Step failed(std::optional<api::ApiError> answer);
 
   const Limits& limits_;
   std::optional<RequestParser> parser_;
   std::size_t header_bytes_ = 0;  // what the parser took for the request line and fields
   bool continue_sent_ = false;
-  std::optional<mint::ApiError> answer_;
+  std::optional<api::ApiError> answer_;
 };
 
 // The response as it goes on the wire, appended to `out`: what Beast's serializer writes, in one buffer.

@@ -8,10 +8,12 @@
 #include "config/config.h"
 #include "json/strict_json.h"
 #include "keys/key_set.h"
-#include "mint/errors.h"
+#include "api/errors.h"
 #include "result.h"
 
 namespace macp::mint {
+
+using api::ApiError;
 
 inline constexpr std::int64_t kMaxSafeInteger = 9007199254740991;  // 2^53 - 1
 

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """The reference pages must mirror the code's single sources of truth:
 
-- docs/api.md's error table lists exactly the rows of src/mint/errors.cpp, in its order;
+- docs/api.md's error table lists exactly the rows of src/api/errors.cpp, in its order;
 - docs/configuration.md names every variable src/config/config.cpp reads, and its
   "### <command>" section documents every option that command's --help lists.
 """
@@ -17,7 +17,7 @@ COMMANDS = ["serve", "keygen", "jwks", "verify", "healthcheck"]
 
 
 def error_table_in_code():
-    text = (PROJECT / "src/mint/errors.cpp").read_text()
+    text = (PROJECT / "src/api/errors.cpp").read_text()
     return [(int(status), message) for status, message in re.findall(r'MACP_ERROR\((\d{3}), "([^"]+)"\)', text)]
 
 
@@ -48,16 +48,16 @@ def main():
 
     code_errors, doc_errors = error_table_in_code(), error_table_in_docs()
     if not code_errors:
-        problems.append("found no MACP_ERROR rows in src/mint/errors.cpp")
+        problems.append("found no MACP_ERROR rows in src/api/errors.cpp")
     if code_errors != doc_errors:
         for row in code_errors:
             if row not in doc_errors:
                 problems.append(f"docs/api.md's error table lacks {row}")
         for row in doc_errors:
             if row not in code_errors:
-                problems.append(f"docs/api.md's error table has {row}, which src/mint/errors.cpp does not")
+                problems.append(f"docs/api.md's error table has {row}, which src/api/errors.cpp does not")
         if sorted(code_errors) == sorted(doc_errors):
-            problems.append("docs/api.md's error table is not in src/mint/errors.cpp's order")
+            problems.append("docs/api.md's error table is not in src/api/errors.cpp's order")
 
     configuration = (PROJECT / "docs/configuration.md").read_text()
     variables = variables_in_code()

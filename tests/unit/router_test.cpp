@@ -143,8 +143,8 @@ TEST_F(RouterTest, SessionSerializerWritesWhatBeastWrites) {
   Request old{bhttp::verb::get, "/healthz", 10};
   old.keep_alive(true);
   responses.push_back(router_.handle(old));
-  for (int e = 0; e <= static_cast<int>(mint::ApiError::kInternal); ++e) {
-    responses.push_back(Router::error(static_cast<mint::ApiError>(e), 11, e % 2 == 0));
+  for (int e = 0; e <= static_cast<int>(api::ApiError::kInternal); ++e) {
+    responses.push_back(Router::error(static_cast<api::ApiError>(e), 11, e % 2 == 0));
   }
   Response custom{bhttp::status::ok, 11};
   custom.reason("Fine");

@@ -1,8 +1,8 @@
-#include "mint/errors.h"
+#include "api/errors.h"
 
 #include <array>
 
-namespace macp::mint {
+namespace macp::api {
 namespace {
 
 #define MACP_ERROR(status, message) ErrorInfo{status, message, "{\"error\":\"" message "\"}"}
@@ -37,4 +37,4 @@ static_assert(kErrors.size() == static_cast<std::size_t>(ApiError::kInternal) + 
 
 const ErrorInfo& describe(ApiError error) { return kErrors[static_cast<std::size_t>(error)]; }
 
-}  // namespace macp::mint
+}  // namespace macp::api

@@ -1,10 +1,11 @@
 #pragma once
-// The service's error table: every error a client can see, with its status and message.
+// The service's error table: every error a client can see, with its status and message. Every room that
+// answers a client (mint, http, and the caller checks to come) takes its errors from here.
 
 #include <string>
 #include <string_view>
 
-namespace macp::mint {
+namespace macp::api {
 
 enum class ApiError {
   kInvalidJson,
@@ -35,4 +36,4 @@ struct ErrorInfo {
 
 const ErrorInfo& describe(ApiError error);
 
-}  // namespace macp::mint
+}  // namespace macp::api
