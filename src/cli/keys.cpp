@@ -4,7 +4,6 @@
 #include <algorithm>
 #include <array>
 #include <charconv>
-#include <iomanip>
 #include <ostream>
 #include <variant>
 
