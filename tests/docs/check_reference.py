@@ -13,7 +13,7 @@ import sys
 from pathlib import Path
 
 PROJECT = Path(__file__).resolve().parents[2]
-COMMANDS = ["serve", "keygen", "jwks", "verify", "healthcheck"]
+COMMANDS = ["serve", "keygen", "jwks", "verify", "healthcheck", "clients"]
 
 
 def error_table_in_code():

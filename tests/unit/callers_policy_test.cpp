@@ -202,6 +202,30 @@ TEST(Policy, TheTtlIsClampedToTheSmallerCeiling) {
   EXPECT_EQ(grant(none, R"({"sender":"agent://risk","ttl_seconds":5000})").ttl, 3600);
 }
 
+// docs/api.md's worked example, exactly.
+TEST(Policy, TheDocsWorkedExample) {
+  auto file = ClientsFile::parse(
+      R"({"clients":[{"id": "control-plane", "networks": ["10.0.0.0/8"], "senders": ["agent://*"], "max_ttl_seconds": 600,
+ "scopes": {"allowed_modes": ["macp.mode.decision.v1", "macp.mode.task.*"], "max_open_sessions": 5}}]})");
+  ASSERT_TRUE(file) << file.error();
+  const Granted granted = grant(
+      *file,
+      R"({"sender": "agent://risk", "scopes": {"max_open_sessions": null, "is_observer": false}, "ttl_seconds": 900})");
+  EXPECT_EQ(
+      granted.scopes,
+      R"({"max_open_sessions":5,"is_observer":false,"can_start_sessions":false,"allowed_modes":["macp.mode.decision.v1"]})");
+  EXPECT_EQ(granted.ttl, 600);
+  const auto with = [&](const std::string& scopes) {
+    return grant(*file, R"({"sender":"agent://risk","scopes":)" + scopes + "}").scopes;
+  };
+  EXPECT_EQ(with(R"({"allowed_modes":["macp.mode.task.v2"]})"),
+            R"({"allowed_modes":["macp.mode.task.v2"],"can_start_sessions":false,"max_open_sessions":5})");
+  EXPECT_EQ(with(R"({"max_open_sessions":6})"), "403 scopes.max_open_sessions");
+  EXPECT_EQ(with(R"({"is_observer":true})"), "403 scopes.is_observer");
+  EXPECT_EQ(with(R"({"allowed_modes":["macp.mode.proposal.v1"]})"), "403 scopes.allowed_modes");
+  EXPECT_EQ(grant(*file, R"({"sender":"user://x"})").scopes, "403 sender");
+}
+
 TEST(Policy, TheForbiddenBodyIsExactAndRealJson) {
   EXPECT_EQ(api::describe(api::ApiError::kForbidden).status, 403U);
   EXPECT_EQ(api::body_with_field(api::ApiError::kForbidden, "sender"),
