@@ -48,7 +48,7 @@ struct Rate {
 };
 
 // What a client's tokens may carry. An omitted member stays omitted so that a rewrite keeps the file as
-// the operator wrote it; the readings are the accessors below.
+// the operator wrote it; the policy reads an omitted boolean ceiling as false.
 struct ScopeCeilings {
   std::optional<bool> can_start_sessions;
   std::optional<bool> is_observer;
