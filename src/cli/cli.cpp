@@ -15,8 +15,8 @@ namespace {
 constexpr std::string_view kProgram = "macp-auth-service";
 
 std::span<const Command* const> commands() {
-  static const std::array<const Command*, 6> kCommands{&serve_command(), &keygen_command(), &keys_command(),
-                                                       &jwks_command(),  &verify_command(), &healthcheck_command()};
+  static const std::array<const Command*, 7> kCommands{&serve_command(), &keygen_command(), &keys_command(), &jwks_command(),
+                                                       &verify_command(), &healthcheck_command(), &clients_command()};
   return kCommands;
 }
 

@@ -29,6 +29,7 @@ const Command& keys_command();
 const Command& jwks_command();
 const Command& verify_command();
 const Command& healthcheck_command();
+const Command& clients_command();
 
 void print_help(const Command& command, std::ostream& out);
 

@@ -8,10 +8,11 @@
 namespace macp::cli {
 namespace {
 
-constexpr std::array<OptionSpec, 3> kSpecs{{
+constexpr std::array<OptionSpec, 4> kSpecs{{
     {"--port", "PORT", "listen port"},
     {"--out", "FILE", "output file"},
     {"--dry-run", "", "a switch"},
+    {"--sender", "PATTERN", "repeatable", true},
 }};
 
 Result<ParsedArgs> parse(std::vector<std::string_view> args) { return parse_args(args, kSpecs); }
@@ -74,6 +75,19 @@ TEST(ParseArgs, HelpAndVersionAreKnownToEveryCommand) {
   const auto after_dashes = parse({"--", "--help"});
   ASSERT_TRUE(after_dashes);
   EXPECT_FALSE(after_dashes->help);
+}
+
+TEST(ParseArgs, ARepeatableOptionKeepsEveryValueInOrder) {
+  const auto parsed = parse({"--sender", "a", "--port", "1", "--sender=b*", "--sender", "a"});
+  ASSERT_TRUE(parsed) << parsed.error();
+  EXPECT_EQ(parsed->all("--sender"), (std::vector<std::string>{"a", "b*", "a"}));
+  EXPECT_EQ(parsed->get("--sender"), "a");
+  EXPECT_TRUE(parsed->has("--sender"));
+  EXPECT_EQ(parsed->all("--port"), std::vector<std::string>{}) << "a single-value option is read with get";
+  EXPECT_EQ(parse({"--port", "1"})->all("--sender"), std::vector<std::string>{});
+  // The rule for the others is unchanged.
+  EXPECT_EQ(parse({"--sender", "a", "--port", "1", "--port", "2"}).error(), "option --port is given twice");
+  EXPECT_EQ(parse({"--sender"}).error(), "option --sender needs a value (PATTERN)");
 }
 
 }  // namespace

@@ -15,7 +15,7 @@ from pathlib import Path
 
 PROJECT = Path(__file__).resolve().parents[2]
 COMMANDS = ["serve", "keygen", "keys", "keys init", "keys rotate", "keys list", "keys revoke", "jwks", "verify",
-            "healthcheck"]
+            "healthcheck", "clients"]
 
 
 def error_table_in_code():
