@@ -60,11 +60,11 @@ async function runWithKey(jwk, label, env = {}) {
     mintRequest({ sender: '' }, { close: true }),
     mintRequest({ sender: 'a', ttl_seconds: -1 }, { close: true }),
     mintRequest({ sender: 'a' }, { close: true, contentType: 'text/plain' }),
-    'GET /.well-known/jwks.json HTTP/1.1\r\nConnection: close\r\n\r\n',
-    'GET /healthz HTTP/1.1\r\nConnection: close\r\n\r\n',
-    'GET /nope HTTP/1.1\r\nConnection: close\r\n\r\n',
-    'POST /tokens HTTP/1.1\r\nContent-Length: 1\r\nTransfer-Encoding: chunked\r\n\r\n',
-    'POST /tokens HTTP/1.1\r\nContent-Length: 999999\r\n\r\n',
+    'GET /.well-known/jwks.json HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n',
+    'GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n',
+    'GET /nope HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n',
+    'POST /tokens HTTP/1.1\r\nHost: x\r\nContent-Length: 1\r\nTransfer-Encoding: chunked\r\n\r\n',
+    'POST /tokens HTTP/1.1\r\nHost: x\r\nContent-Length: 999999\r\n\r\n',
   ];
   for (const request of requests) {
     const answer = await exchange(port, request);
