@@ -1,11 +1,11 @@
 // POST /tokens without the socket: parse + validate the seed body, serialize the claims, the whole mint.
 #include <benchmark/benchmark.h>
 
+#include <string>
+
 #include "bench_keys.h"
 #include "config/config.h"
 #include "mint/mint.h"
-
-#include <string>
 
 namespace {
 

@@ -1,9 +1,9 @@
 #include "json/strict_json.h"
 
 #include <algorithm>
-#include <cstdlib>
 #include <cmath>
 #include <cstdint>
+#include <cstdlib>
 #include <iterator>
 #include <limits>
 #include <optional>
@@ -41,10 +41,11 @@ bool is_json_number(std::string_view t) {
   return i == t.size();
 }
 
-// Copies `text` with every overflowing number token replaced by 0, and says which ones they were.
-std::vector<Overflow> replace_overflows(std::string_view text, std::string& out) {
+// Copies `text` with every overflowing number token replaced by 0, and says which ones they were, in order.
+std::vector<Overflow> replace_overflows(std::string_view text, std::string& out, ParseWork& work) {
   std::vector<Overflow> found;
   std::size_t ordinal = 0;
+  std::string token;  // one buffer for every token: strtod wants a terminating NUL
   out.reserve(text.size());
   for (std::size_t i = 0; i < text.size();) {
     const char c = text[i];
@@ -57,7 +58,8 @@ std::vector<Overflow> replace_overflows(std::string_view text, std::string& out)
     } else if (c == '-' || (c >= '0' && c <= '9')) {
       std::size_t j = i;
       while (j < text.size() && std::string_view("+-0123456789.eE").find(text[j]) != std::string_view::npos) ++j;
-      const std::string token(text.substr(i, j - i));
+      token.assign(text.substr(i, j - i));
+      ++work.number_conversions;
       if (is_json_number(token) && std::isinf(std::strtod(token.c_str(), nullptr))) {
         found.push_back({ordinal, c == '-'});
         out += '0';
@@ -80,8 +82,8 @@ constexpr std::size_t kObjectMembersUpFront = 8;
 // silently accept: duplicated keys and unbounded nesting.
 class StrictDomBuilder {
  public:
-  explicit StrictDomBuilder(std::size_t max_depth, std::vector<Overflow> overflows = {})
-      : max_depth_(max_depth), overflows_(std::move(overflows)) {}
+  explicit StrictDomBuilder(std::size_t max_depth, ParseWork& work, std::vector<Overflow> overflows = {})
+      : max_depth_(max_depth), work_(work), overflows_(std::move(overflows)) {}
 
   bool null() { return add(nullptr); }
   bool boolean(bool v) { return add(v); }
@@ -119,9 +121,12 @@ class StrictDomBuilder {
  private:
   bool number(Json&& value) {
     const std::size_t ordinal = numbers_seen_++;
-    for (const auto& o : overflows_) {
-      if (o.ordinal == ordinal) {
-        value = o.negative ? -std::numeric_limits<double>::infinity() : std::numeric_limits<double>::infinity();
+    // The overflows are in document order: only the next one can be this number.
+    if (next_overflow_ < overflows_.size()) {
+      ++work_.overflow_checks;
+      if (const Overflow& next = overflows_[next_overflow_]; next.ordinal == ordinal) {
+        value = next.negative ? -std::numeric_limits<double>::infinity() : std::numeric_limits<double>::infinity();
+        ++next_overflow_;
       }
     }
     add_node(std::move(value));
@@ -197,25 +202,31 @@ class StrictDomBuilder {
   }
 
   std::size_t max_depth_;
+  ParseWork& work_;
   Json root_;
   std::vector<Json*> stack_;
   std::string key_;
   std::optional<ParseError> error_;
   std::vector<Overflow> overflows_;
+  std::size_t next_overflow_ = 0;
   std::size_t numbers_seen_ = 0;
   bool number_overflowed_ = false;
 };
 
 }  // namespace
 
-Result<Json, ParseError> parse_strict(std::string_view text, std::size_t max_depth) {
-  StrictDomBuilder builder(max_depth);
+Result<Json, ParseError> parse_strict(std::string_view text, std::size_t max_depth, ParseWork* work) {
+  ParseWork uncounted;
+  ParseWork& counted = work != nullptr ? *work : uncounted;
+  ++counted.passes;
+  StrictDomBuilder builder(max_depth, counted);
   if (Json::sax_parse(text.begin(), text.end(), &builder)) return builder.take_root();
   if (!builder.number_overflowed()) return Failure{builder.error()};
   // Rare path: parse again with the overflowing numbers marked, to read them as infinities.
   std::string rewritten;
-  auto overflows = replace_overflows(text, rewritten);
-  StrictDomBuilder again(max_depth, std::move(overflows));
+  auto overflows = replace_overflows(text, rewritten, counted);
+  ++counted.passes;
+  StrictDomBuilder again(max_depth, counted, std::move(overflows));
   if (Json::sax_parse(rewritten.begin(), rewritten.end(), &again)) return again.take_root();
   return Failure{again.error()};
 }

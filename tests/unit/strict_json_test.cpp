@@ -34,8 +34,8 @@ TEST(StrictJson, BoundsNesting) {
 }
 
 TEST(StrictJson, RefusesInvalidText) {
-  for (const char* bad : {"", "{", "{\"a\":}", "{'a':1}", "[1,]", "{\"a\":1}x", "NaN", "01", "\"\\x\"",
-                          "{\"a\":1} {}", "/*c*/{}"}) {
+  for (const char* bad :
+       {"", "{", "{\"a\":}", "{'a':1}", "[1,]", "{\"a\":1}x", "NaN", "01", "\"\\x\"", "{\"a\":1} {}", "/*c*/{}"}) {
     EXPECT_EQ(parse_strict(bad).error(), ParseError::kSyntax) << bad;
   }
 }
@@ -76,6 +76,30 @@ TEST(StrictJson, OverflowingNumbersAreInfinitiesWherever) {
   EXPECT_EQ(parse_strict("[1e400,]").error(), ParseError::kSyntax);
   EXPECT_EQ(parse_strict(R"({"a":1e400,"a":1})").error(), ParseError::kDuplicateKey);
   EXPECT_EQ(parse_strict(std::string(40, '[') + "1e400" + std::string(40, ']')).error(), ParseError::kTooDeep);
+}
+
+// A body of overflowing numbers costs a second pass, not a pass per number (issue 9, hole 1).
+TEST(StrictJson, OverflowingNumbersCostWorkLinearInTheirCount) {
+  const auto body_of = [](std::size_t count, const std::string& number) {
+    std::string body = R"({"sender":"a","scopes":{"x":[)" + number;
+    for (std::size_t i = 1; i < count; ++i) body += "," + number;
+    return body + "]}}";
+  };
+  for (const std::size_t count : {std::size_t{1000}, std::size_t{20000}}) {
+    ParseWork work;
+    const auto doc = parse_strict(body_of(count, "1e999"), kMaxDepth, &work);
+    ASSERT_TRUE(doc);
+    EXPECT_EQ(doc->at("scopes").at("x").size(), count);
+    EXPECT_TRUE(std::isinf(doc->at("scopes").at("x").back().get<double>()));
+    EXPECT_EQ(work.passes, 2U);
+    EXPECT_LE(work.number_conversions, count) << count << " numbers";
+    EXPECT_LE(work.overflow_checks, count) << count << " numbers";
+
+    ParseWork plain;
+    ASSERT_TRUE(parse_strict(body_of(count, "12345"), kMaxDepth, &plain));
+    EXPECT_EQ(plain.passes, 1U);
+    EXPECT_EQ(plain.number_conversions, 0U);
+  }
 }
 
 TEST(StrictJson, SerializesStringsExactly) {
