@@ -1,11 +1,10 @@
 #include "config/config.h"
 
-#include "text/utf8.h"
-
-#include <boost/asio/ip/address.hpp>
-
 #include <array>
+#include <boost/asio/ip/address.hpp>
 #include <charconv>
+
+#include "text/utf8.h"
 
 namespace macp::config {
 namespace {
@@ -17,12 +16,6 @@ std::optional<std::int64_t> parse_integer(std::string_view text, std::int64_t mi
   const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
   if (ec != std::errc() || end != text.data() + text.size() || value < min || value > max) return std::nullopt;
   return value;
-}
-
-// Valid UTF-8 with no control characters: it goes into JSON claims and onto one log line.
-bool is_printable_utf8(std::string_view text) {
-  const auto printable = [](char32_t c) { return c >= 0x20 && !(c >= 0x7F && c <= 0x9F); };
-  return text::walk_utf8(text, printable) == text::Utf8Walk::kDone;
 }
 
 struct IntegerSetting {
@@ -66,11 +59,13 @@ Result<Config> load_config(const EnvLookup& env) {
     if (ec) return fail(invalid("MACP_AUTH_BIND_ADDR", v, "an IPv4 or IPv6 address such as 127.0.0.1 or ::"));
     config.bind_addr = v;
   }
-  for (auto [name, field] : {std::pair{"MACP_AUTH_ISSUER", &config.issuer},
-                             std::pair{"MACP_AUTH_AUDIENCE", &config.audience}}) {
+  for (auto [name, field] :
+       {std::pair{"MACP_AUTH_ISSUER", &config.issuer}, std::pair{"MACP_AUTH_AUDIENCE", &config.audience}}) {
     if (const char* v = env(name)) {
       if (*v == '\0') return fail(std::string(name) + " is set but empty");
-      if (!is_printable_utf8(v)) return fail(std::string(name) + " must be UTF-8 text without control characters");
+      // It goes into JSON claims and onto one log line.
+      if (!text::is_printable_utf8(v))
+        return fail(std::string(name) + " must be UTF-8 text without control characters");
       *field = v;
     }
   }

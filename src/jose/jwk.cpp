@@ -12,6 +12,7 @@
 
 #include "jose/base64url.h"
 #include "jose/jws.h"
+#include "text/utf8.h"
 
 namespace macp::jose {
 
@@ -85,8 +86,8 @@ struct ParamBuilder {
   std::vector<BignumPtr> numbers;
 
   bool push_bn(const char* name, std::string& bytes) {
-    BignumPtr bn(BN_bin2bn(reinterpret_cast<const unsigned char*>(bytes.data()), static_cast<int>(bytes.size()),
-                           nullptr));
+    BignumPtr bn(
+        BN_bin2bn(reinterpret_cast<const unsigned char*>(bytes.data()), static_cast<int>(bytes.size()), nullptr));
     cleanse(bytes);
     if (!bn || OSSL_PARAM_BLD_push_BN(bld.get(), name, bn.get()) != 1) return false;
     numbers.push_back(std::move(bn));
@@ -266,6 +267,10 @@ Result<ParsedJwk> parse_jwk(const Json& jwk, bool with_private) {
   auto kid = optional_string(jwk, "kid");
   if (!kid) return fail(kid.error());
   if (kid.value() && kid.value()->empty()) return fail("the JWK's \"kid\" is empty");
+  // A signing key's kid goes onto the start-up log line: a control character there could forge lines.
+  if (with_private && kid.value() && !text::is_printable_utf8(*kid.value())) {
+    return fail("the JWK's \"kid\" must be UTF-8 text without control characters");
+  }
 
   auto key = *alg == Alg::RS256 ? rsa_key(jwk, with_private) : ec_key(jwk, with_private);
   if (!key) return fail(key.error());
@@ -353,7 +358,8 @@ std::string thumbprint(EVP_PKEY* key, Alg alg) {
 }
 
 EvpPkeyPtr generate_private_key(Alg alg, int rsa_bits) {
-  if (alg == Alg::RS256) return EvpPkeyPtr(EVP_PKEY_Q_keygen(nullptr, nullptr, "RSA", static_cast<std::size_t>(rsa_bits)));
+  if (alg == Alg::RS256)
+    return EvpPkeyPtr(EVP_PKEY_Q_keygen(nullptr, nullptr, "RSA", static_cast<std::size_t>(rsa_bits)));
   return EvpPkeyPtr(EVP_PKEY_Q_keygen(nullptr, nullptr, "EC", kP256GroupName.data()));
 }
 
