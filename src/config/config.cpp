@@ -1,10 +1,11 @@
 #include "config/config.h"
 
-#include <array>
-#include <boost/asio/ip/address.hpp>
-#include <charconv>
-
 #include "text/utf8.h"
+
+#include <boost/asio/ip/address.hpp>
+
+#include <array>
+#include <charconv>
 
 namespace macp::config {
 namespace {
@@ -59,13 +60,14 @@ Result<Config> load_config(const EnvLookup& env) {
     if (ec) return fail(invalid("MACP_AUTH_BIND_ADDR", v, "an IPv4 or IPv6 address such as 127.0.0.1 or ::"));
     config.bind_addr = v;
   }
-  for (auto [name, field] :
-       {std::pair{"MACP_AUTH_ISSUER", &config.issuer}, std::pair{"MACP_AUTH_AUDIENCE", &config.audience}}) {
+  for (auto [name, field] : {std::pair{"MACP_AUTH_ISSUER", &config.issuer},
+                             std::pair{"MACP_AUTH_AUDIENCE", &config.audience}}) {
     if (const char* v = env(name)) {
       if (*v == '\0') return fail(std::string(name) + " is set but empty");
       // It goes into JSON claims and onto one log line.
-      if (!text::is_printable_utf8(v))
+      if (!text::is_printable_utf8(v)) {
         return fail(std::string(name) + " must be UTF-8 text without control characters");
+      }
       *field = v;
     }
   }

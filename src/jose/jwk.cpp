@@ -86,8 +86,8 @@ struct ParamBuilder {
   std::vector<BignumPtr> numbers;
 
   bool push_bn(const char* name, std::string& bytes) {
-    BignumPtr bn(
-        BN_bin2bn(reinterpret_cast<const unsigned char*>(bytes.data()), static_cast<int>(bytes.size()), nullptr));
+    BignumPtr bn(BN_bin2bn(reinterpret_cast<const unsigned char*>(bytes.data()), static_cast<int>(bytes.size()),
+                           nullptr));
     cleanse(bytes);
     if (!bn || OSSL_PARAM_BLD_push_BN(bld.get(), name, bn.get()) != 1) return false;
     numbers.push_back(std::move(bn));
@@ -358,8 +358,7 @@ std::string thumbprint(EVP_PKEY* key, Alg alg) {
 }
 
 EvpPkeyPtr generate_private_key(Alg alg, int rsa_bits) {
-  if (alg == Alg::RS256)
-    return EvpPkeyPtr(EVP_PKEY_Q_keygen(nullptr, nullptr, "RSA", static_cast<std::size_t>(rsa_bits)));
+  if (alg == Alg::RS256) return EvpPkeyPtr(EVP_PKEY_Q_keygen(nullptr, nullptr, "RSA", static_cast<std::size_t>(rsa_bits)));
   return EvpPkeyPtr(EVP_PKEY_Q_keygen(nullptr, nullptr, "EC", kP256GroupName.data()));
 }
 

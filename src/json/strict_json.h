@@ -2,8 +2,9 @@
 // JSON as the service accepts it from the network: RFC 8259 text, valid UTF-8,
 // no duplicated keys, bounded nesting. Objects keep their members in the order given.
 
-#include <cstddef>
 #include <nlohmann/json.hpp>
+
+#include <cstddef>
 #include <string>
 #include <string_view>
 

@@ -34,8 +34,8 @@ TEST(StrictJson, BoundsNesting) {
 }
 
 TEST(StrictJson, RefusesInvalidText) {
-  for (const char* bad :
-       {"", "{", "{\"a\":}", "{'a':1}", "[1,]", "{\"a\":1}x", "NaN", "01", "\"\\x\"", "{\"a\":1} {}", "/*c*/{}"}) {
+  for (const char* bad : {"", "{", "{\"a\":}", "{'a':1}", "[1,]", "{\"a\":1}x", "NaN", "01", "\"\\x\"",
+                          "{\"a\":1} {}", "/*c*/{}"}) {
     EXPECT_EQ(parse_strict(bad).error(), ParseError::kSyntax) << bad;
   }
 }

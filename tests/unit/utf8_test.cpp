@@ -10,11 +10,10 @@ namespace {
 
 std::vector<char32_t> code_points(std::string_view s, Utf8Walk expected = Utf8Walk::kDone) {
   std::vector<char32_t> out;
-  EXPECT_EQ(walk_utf8(s,
-                      [&](char32_t c) {
-                        out.push_back(c);
-                        return true;
-                      }),
+  EXPECT_EQ(walk_utf8(s, [&](char32_t c) {
+              out.push_back(c);
+              return true;
+            }),
             expected);
   return out;
 }
