@@ -5,14 +5,22 @@
 #include <nlohmann/json.hpp>
 
 #include <cstddef>
+#include <cstdint>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "result.h"
+#include "wiping_allocator.h"
 
 namespace macp::json {
 
 using Json = nlohmann::ordered_json;
+
+// The same JSON for text that holds key material: every block it allocates, each string and each
+// object and array, is wiped when it is freed, and so is the lexer's token buffer (a string_t).
+using SecretJson = nlohmann::basic_json<nlohmann::ordered_map, std::vector, WipedString, bool, std::int64_t,
+                                        std::uint64_t, double, WipingAllocator>;
 
 enum class ParseError { kSyntax, kDuplicateKey, kTooDeep };
 
@@ -30,6 +38,10 @@ struct ParseWork {
 // becomes infinite, which serializes as null.
 Result<Json, ParseError> parse_strict(std::string_view text, std::size_t max_depth = kMaxDepth,
                                       ParseWork* work = nullptr);
+
+// parse_strict for a private key. Each lexer copy of the text's tokens is wiped or overwritten before
+// it is freed, except in the exception nlohmann builds for a syntax error (see docs/security.md).
+Result<SecretJson, ParseError> parse_strict_secret(std::string_view text, std::size_t max_depth = kMaxDepth);
 
 // Compact serialization: UTF-8 kept as is, only `"`, `\` and control characters escaped.
 std::string dump(const Json& value);

@@ -5,6 +5,8 @@
 #include <cmath>
 #include <limits>
 #include <string>
+#include <string_view>
+#include <vector>
 
 namespace macp::json {
 namespace {
@@ -99,6 +101,38 @@ TEST(StrictJson, OverflowingNumbersCostWorkLinearInTheirCount) {
     ASSERT_TRUE(parse_strict(body_of(count, "12345"), kMaxDepth, &plain));
     EXPECT_EQ(plain.passes, 1U);
     EXPECT_EQ(plain.number_conversions, 0U);
+  }
+}
+
+// The private-key parser takes exactly what parse_strict takes, with the same value or the same error.
+TEST(StrictJson, TheSecretParserAgreesWithTheStrictOne) {
+  const std::string nested = std::string(kMaxDepth, '[') + std::string(kMaxDepth, ']');
+  const std::vector<std::string> texts{R"({"kty":"EC","d":"abc","n":[1,2.5,1e400,{"x":null}]})",
+                                       "  {}  ",
+                                       "\"s\"",
+                                       "7",
+                                       "",
+                                       " ",
+                                       "1,2",
+                                       R"("a","b")",
+                                       "{} x",
+                                       R"({"a":1,"a":2})",
+                                       "[1,]",
+                                       R"("abc)",
+                                       R"(1],["x")",
+                                       R"(",")",
+                                       nested,
+                                       "[" + nested + "]",
+                                       "\"\xff\""};
+  for (const std::string& text : texts) {
+    const auto strict = parse_strict(text);
+    const auto secret = parse_strict_secret(text);
+    ASSERT_EQ(secret.ok(), strict.ok()) << text;
+    if (strict) {
+      EXPECT_EQ(std::string_view(secret->dump()), strict->dump()) << text;
+    } else {
+      EXPECT_EQ(secret.error(), strict.error()) << text;
+    }
   }
 }
 
