@@ -29,14 +29,7 @@ Result<ParsedArgs> parse_args(std::span<const std::string_view> args, std::span<
       options_ended = true;
       continue;
     }
-    if (arg == "--help" || arg == "-h") {
-      parsed.help = true;
-      continue;
-    }
-    if (arg == "--version") {
-      parsed.version = true;
-      continue;
-    }
+    if (arg == "--help" || arg == "-h" || arg == "--version") continue;
     const auto eq = arg.find('=');
     const std::string_view name = arg.substr(0, eq);
     const auto spec = std::find_if(specs.begin(), specs.end(), [&](const OptionSpec& s) { return s.name == name; });

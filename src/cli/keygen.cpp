@@ -9,6 +9,7 @@
 #include "files/secret_file.h"
 #include "jose/jwk.h"
 #include "keys/key_set.h"
+#include "text/utf8.h"
 
 namespace macp::cli {
 namespace {

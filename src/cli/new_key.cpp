@@ -1,5 +1,7 @@
 #include "cli/new_key.h"
 
+#include "text/utf8.h"
+
 #include <openssl/rand.h>
 
 #include <algorithm>
@@ -33,9 +35,8 @@ std::optional<std::string> generated_kid(std::int64_t now) {
 
 std::optional<std::string> kid_problem(std::string_view kid) {
   if (kid.empty()) return "must not be empty";
-  if (std::any_of(kid.begin(), kid.end(), [](char c) { return static_cast<unsigned char>(c) < 0x20 || c == 0x7f; })) {
-    return "must not contain control characters";
-  }
+  // The kid lands on the service's one-line start-up log and in every token header: the JWK parser's own check.
+  if (!text::is_printable_utf8(kid)) return "must be UTF-8 text without control characters";
   return std::nullopt;
 }
 

@@ -20,12 +20,6 @@ std::optional<std::int64_t> parse_integer(std::string_view text, std::int64_t mi
   return value;
 }
 
-// Valid UTF-8 with no control characters: it goes into JSON claims and onto one log line.
-bool is_printable_utf8(std::string_view text) {
-  const auto printable = [](char32_t c) { return c >= 0x20 && !(c >= 0x7F && c <= 0x9F); };
-  return text::walk_utf8(text, printable) == text::Utf8Walk::kDone;
-}
-
 struct IntegerSetting {
   const char* name;
   std::int64_t Config::*field;
@@ -114,7 +108,10 @@ Result<Config> load_config(const EnvLookup& env) {
        {std::pair{"MACP_AUTH_ISSUER", &config.issuer}, std::pair{"MACP_AUTH_AUDIENCE", &config.audience}}) {
     if (const char* v = env(name)) {
       if (*v == '\0') return fail(std::string(name) + " is set but empty");
-      if (!is_printable_utf8(v)) return fail(std::string(name) + " must be UTF-8 text without control characters");
+      // It goes into JSON claims and onto one log line.
+      if (!text::is_printable_utf8(v)) {
+        return fail(std::string(name) + " must be UTF-8 text without control characters");
+      }
       *field = v;
     }
   }

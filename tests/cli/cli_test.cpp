@@ -172,7 +172,13 @@ TEST(Keygen, RefusesUnknownAlgorithmsAndSizesWithNothingOnStdout) {
                                                               {"keygen", "--bits", "2048.0"},
                                                               {"keygen", "--alg", "ES256", "--bits", "2048"},
                                                               {"keygen", "--kid", ""},
-                                                              {"keygen", "--kid", "a\nb"}}) {
+                                                              {"keygen", "--kid", "a\nb"},
+                                                              {"keygen", "--kid", "a\x1b[2Kb"},
+                                                              {"keygen", "--kid", "a\x7f"},
+                                                              {"keygen", "--kid",
+                                                               "a\xc2\x85"
+                                                               "b"},                            // C1 (NEL)
+                                                              {"keygen", "--kid", "a\xff"}}) {  // not UTF-8
     const auto r = run_cli(args);
     EXPECT_EQ(r.code, kExitUsage) << r.err;
     EXPECT_EQ(r.out, "");
