@@ -37,7 +37,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   const auto& signer = fuzz::key_set().signer();
   const auto signature = jose::base64url_decode(std::string_view(token).substr(last_dot + 1));
   MACP_FUZZ_CHECK(signature.has_value());
-  MACP_FUZZ_CHECK(jose::verify(signer.alg, signer.key.get(), std::string_view(token).substr(0, last_dot), *signature));
+  MACP_FUZZ_CHECK(
+      jose::verify(signer.alg(), signer.signer->public_key(), std::string_view(token).substr(0, last_dot), *signature));
   const auto payload_text = jose::base64url_decode(std::string_view(token).substr(first_dot + 1, last_dot - first_dot - 1));
   MACP_FUZZ_CHECK(payload_text.has_value());
   const auto payload = json::parse_strict(*payload_text);

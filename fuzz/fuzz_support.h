@@ -19,7 +19,8 @@ inline constexpr std::int64_t kNow = 1700000000;
 inline const keys::KeySet& key_set() {
   static const std::shared_ptr<const keys::KeySet> keys = [] {
     std::vector<keys::SigningKey> list;
-    list.push_back(keys::make_signing_key(jose::generate_private_key(jose::Alg::ES256), jose::Alg::ES256, "fuzz"));
+    list.push_back(
+        keys::make_signing_key(jose::generate_private_key(jose::Alg::ES256), jose::Alg::ES256, "fuzz").value());
     return keys::KeySet::make(std::move(list));
   }();
   return *keys;

@@ -82,7 +82,7 @@ int serve(const Command& self, const ParsedArgs& args, const Io& io) {
     return kExitFailure;
   }
   const std::string kid = loaded->key.kid;
-  const jose::Alg alg = loaded->key.alg;
+  const jose::Alg alg = loaded->key.alg();
   const bool ephemeral = loaded->source == keys::KeySource::kEphemeral;
   std::vector<keys::SigningKey> key_list;
   key_list.push_back(std::move(loaded->key));

@@ -4,23 +4,31 @@
 
 #include "jose/base64url.h"
 #include "jose/jwk.h"
+#include "jose/jws.h"
 #include "json/strict_json.h"
 
 namespace macp::keys {
 
-SigningKey make_signing_key(jose::EvpPkeyPtr key, jose::Alg alg, std::string kid) {
+SigningKey make_signing_key(std::unique_ptr<const jose::Signer> signer, std::string kid) {
   json::Json header = json::Json::object();
-  header["alg"] = jose::alg_name(alg);
+  header["alg"] = jose::alg_name(signer->alg());
   header["kid"] = kid;
-  return SigningKey{std::move(key), alg, std::move(kid), jose::base64url_encode(json::dump(header))};
+  std::string header_b64 = jose::base64url_encode(json::dump(header));
+  return SigningKey{std::move(signer), std::move(kid), std::move(header_b64)};
+}
+
+Result<SigningKey> make_signing_key(jose::EvpPkeyPtr key, jose::Alg alg, std::string kid) {
+  auto signer = jose::EvpSigner::make(std::move(key), alg);
+  if (!signer) return fail(signer.error());
+  return make_signing_key(std::move(signer).value(), std::move(kid));
 }
 
 std::string jwks_json(std::span<const SigningKey> keys) {
   json::Json doc = {{"keys", json::Json::array()}};
   for (const auto& k : keys) {
-    json::Json entry = jose::public_jwk_members(k.key.get(), k.alg);
+    json::Json entry = jose::public_jwk_members(k.signer->public_key(), k.alg());
     entry["kid"] = k.kid;
-    entry["alg"] = jose::alg_name(k.alg);
+    entry["alg"] = jose::alg_name(k.alg());
     entry["use"] = "sig";
     doc["keys"].push_back(std::move(entry));
   }
@@ -38,9 +46,9 @@ std::shared_ptr<const KeySet> KeySet::make(std::vector<SigningKey> keys, std::si
 Result<LoadedKey> load_signing_key(const std::optional<std::string>& jwk_text, std::optional<jose::Alg> alg) {
   if (!jwk_text) {
     const jose::Alg chosen = alg.value_or(jose::Alg::RS256);
-    auto key = jose::generate_private_key(chosen);
-    if (!key) return fail("could not generate an ephemeral key");
-    return LoadedKey{make_signing_key(std::move(key), chosen, std::string(kEphemeralKid)), KeySource::kEphemeral};
+    auto signing_key = make_signing_key(jose::generate_private_key(chosen), chosen, std::string(kEphemeralKid));
+    if (!signing_key) return fail("could not generate an ephemeral key");
+    return LoadedKey{std::move(signing_key).value(), KeySource::kEphemeral};
   }
   auto parsed = jose::parse_private_jwk(*jwk_text);
   if (!parsed) return fail(parsed.error());
@@ -49,7 +57,9 @@ Result<LoadedKey> load_signing_key(const std::optional<std::string>& jwk_text, s
                 std::string(jose::alg_name(*alg)));
   }
   std::string kid = parsed->kid ? *parsed->kid : jose::thumbprint(parsed->key.get(), parsed->alg);
-  return LoadedKey{make_signing_key(std::move(parsed->key), parsed->alg, std::move(kid)), KeySource::kEnv};
+  auto signing_key = make_signing_key(std::move(parsed->key), parsed->alg, std::move(kid));
+  if (!signing_key) return fail(signing_key.error());
+  return LoadedKey{std::move(signing_key).value(), KeySource::kEnv};
 }
 
 }  // namespace macp::keys

@@ -12,6 +12,7 @@
 
 #include "jose/alg.h"
 #include "jose/openssl.h"
+#include "jose/signer.h"
 #include "result.h"
 
 namespace macp::keys {
@@ -21,10 +22,11 @@ inline constexpr std::string_view kEphemeralKid = "dev-key-1";
 enum class KeySource { kEphemeral, kEnv };
 
 struct SigningKey {
-  jose::EvpPkeyPtr key;
-  jose::Alg alg;
+  std::unique_ptr<const jose::Signer> signer;  // the only way to the private key
   std::string kid;
   std::string header_b64;  // base64url of {"alg":…,"kid":…}, built once per key
+
+  jose::Alg alg() const { return signer->alg(); }
 };
 
 class KeySet {
@@ -33,7 +35,6 @@ class KeySet {
   static std::shared_ptr<const KeySet> make(std::vector<SigningKey> keys, std::size_t signer = 0);
 
   const SigningKey& signer() const { return keys_[signer_]; }
-  std::span<const SigningKey> keys() const { return keys_; }
   // {"keys":[…]}: public members, kid, alg and use only, serialized once.
   const std::string& jwks_json() const { return jwks_json_; }
 
@@ -45,8 +46,11 @@ class KeySet {
   std::string jwks_json_;
 };
 
-// A key built around an EVP key: derives the protected header.
-SigningKey make_signing_key(jose::EvpPkeyPtr key, jose::Alg alg, std::string kid);
+// A key around a signer: derives the protected header.
+SigningKey make_signing_key(std::unique_ptr<const jose::Signer> signer, std::string kid);
+
+// A key whose private half is in this process (jose::EvpSigner); fails if it is not a key for `alg`.
+Result<SigningKey> make_signing_key(jose::EvpPkeyPtr key, jose::Alg alg, std::string kid);
 
 struct LoadedKey {
   SigningKey key;

@@ -6,7 +6,6 @@
 #include <utility>
 
 #include "jose/base64url.h"
-#include "jose/jws.h"
 #include "text/utf8.h"
 
 namespace macp::mint {
@@ -106,11 +105,10 @@ void append_integer(std::string& out, std::int64_t n) {
   out.append(buf.data(), end);
 }
 
-// An upper bound on the length of a compact JWS of `payload_bytes` under `key`.
-std::size_t compact_length_bound(const keys::SigningKey& key, std::size_t payload_bytes) {
-  // EVP_PKEY_get_size bounds the signature (the modulus for RSA, the DER form for P-256).
-  const auto max_signature = static_cast<std::size_t>(EVP_PKEY_get_size(key.key.get()));
-  return key.header_b64.size() + 1 + jose::base64url_length(payload_bytes) + 1 + jose::base64url_length(max_signature);
+// The length of a compact JWS of `payload_bytes` under `key`.
+std::size_t compact_length(const keys::SigningKey& key, std::size_t payload_bytes) {
+  return key.header_b64.size() + 1 + jose::base64url_length(payload_bytes) + 1 +
+         jose::base64url_length(key.signer->signature_size());
 }
 
 }  // namespace
@@ -139,11 +137,11 @@ Result<MintRequest, ApiError> parse_mint_request(std::string_view body, const Tt
 
 bool sign_compact(std::string& out, const keys::SigningKey& key, std::string_view payload) {
   const std::size_t start = out.size();
-  out.reserve(start + compact_length_bound(key, payload.size()));
+  out.reserve(start + compact_length(key, payload.size()));
   out += key.header_b64;
   out += '.';
   jose::base64url_append(out, payload);
-  const auto signature = jose::sign(key.alg, key.key.get(), std::string_view(out).substr(start));
+  const auto signature = key.signer->sign(std::string_view(out).substr(start));
   if (!signature) return false;
   out += '.';
   jose::base64url_append(out, *signature);
@@ -183,7 +181,7 @@ Result<std::string, ApiError> Minter::mint(const keys::KeySet& keys, std::int64_
   constexpr std::string_view kExpiresMember = ",\"expires_in_seconds\":";
   constexpr std::size_t kMaxIntegerDigits = 20;
   std::string response;
-  response.reserve(kTokenMember.size() + compact_length_bound(keys.signer(), claims.size()) + kSenderMember.size() +
+  response.reserve(kTokenMember.size() + compact_length(keys.signer(), claims.size()) + kSenderMember.size() +
                    request->sender.size() + 2 + kExpiresMember.size() + kMaxIntegerDigits + 1);
   response += kTokenMember;
   if (!sign_compact(response, keys.signer(), claims)) return Failure{ApiError::kInternal};

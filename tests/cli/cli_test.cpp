@@ -190,7 +190,7 @@ TEST(Keygen, HonoursKidAndBits) {
   const auto loaded = keys::load_signing_key(r.out, std::nullopt);
   ASSERT_TRUE(loaded) << loaded.error();
   EXPECT_EQ(loaded->key.kid, "prod-key-1");
-  EXPECT_EQ(EVP_PKEY_get_bits(loaded->key.key.get()), 3072);
+  EXPECT_EQ(EVP_PKEY_get_bits(loaded->key.signer->public_key()), 3072);
 }
 
 TEST(Keygen, TwoKeysHaveDifferentKids) {

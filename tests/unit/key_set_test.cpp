@@ -17,9 +17,9 @@ TEST(KeySet, EphemeralKeyHasTheDevKid) {
     ASSERT_TRUE(loaded);
     EXPECT_EQ(loaded->source, KeySource::kEphemeral);
     EXPECT_EQ(loaded->key.kid, "dev-key-1");
-    EXPECT_EQ(loaded->key.alg, alg.value_or(jose::Alg::RS256));
-    if (loaded->key.alg == jose::Alg::RS256) {
-      EXPECT_EQ(EVP_PKEY_get_bits(loaded->key.key.get()), 2048);
+    EXPECT_EQ(loaded->key.alg(), alg.value_or(jose::Alg::RS256));
+    if (loaded->key.alg() == jose::Alg::RS256) {
+      EXPECT_EQ(EVP_PKEY_get_bits(loaded->key.signer->public_key()), 2048);
     }
   }
 }
@@ -29,10 +29,10 @@ TEST(KeySet, PinnedKeyKeepsItsKidAndInfersTheAlgorithm) {
   ASSERT_TRUE(rsa);
   EXPECT_EQ(rsa->source, KeySource::kEnv);
   EXPECT_EQ(rsa->key.kid, "rsa-test");
-  EXPECT_EQ(rsa->key.alg, jose::Alg::RS256);
+  EXPECT_EQ(rsa->key.alg(), jose::Alg::RS256);
   auto ec = load_signing_key(testing_keys::ec_jwk(), std::nullopt);
   ASSERT_TRUE(ec);
-  EXPECT_EQ(ec->key.alg, jose::Alg::ES256);
+  EXPECT_EQ(ec->key.alg(), jose::Alg::ES256);
   EXPECT_TRUE(load_signing_key(testing_keys::ec_jwk(), jose::Alg::ES256));
 }
 
@@ -48,7 +48,7 @@ TEST(KeySet, KidDefaultsToTheThumbprint) {
   jwk.erase("kid");
   auto loaded = load_signing_key(json::dump(jwk), std::nullopt);
   ASSERT_TRUE(loaded);
-  EXPECT_EQ(loaded->key.kid, jose::thumbprint(loaded->key.key.get(), jose::Alg::ES256));
+  EXPECT_EQ(loaded->key.kid, jose::thumbprint(loaded->key.signer->public_key(), jose::Alg::ES256));
   EXPECT_EQ(loaded->key.kid.size(), 43U);
 }
 

@@ -66,7 +66,7 @@ class MintTest : public testing::Test {
     d.header = *jose::base64url_decode(token.substr(0, dot1));
     d.payload = *jose::base64url_decode(token.substr(dot1 + 1, dot2 - dot1 - 1));
     const auto sig = *jose::base64url_decode(token.substr(dot2 + 1));
-    EXPECT_TRUE(jose::verify(set.signer().alg, set.signer().key.get(), token.substr(0, dot2), sig));
+    EXPECT_TRUE(jose::verify(set.signer().alg(), set.signer().signer->public_key(), token.substr(0, dot2), sig));
     d.claims = Json::parse(d.payload);
     return d;
   }
