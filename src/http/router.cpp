@@ -110,7 +110,7 @@ Response Router::route(const Request& req) const {
         if (minted.error() == ApiError::kInternal) log_line(stderr, "error: signing a token failed (OpenSSL)");
         return error(minted.error(), version, keep_alive);
       }
-      return json_response(bhttp::status::ok, version, keep_alive, std::move(minted.value()));
+      return json_response(bhttp::status::ok, version, keep_alive, std::move(minted->body));
     }();
     res.set(bhttp::field::cache_control, "no-store");
     return res;

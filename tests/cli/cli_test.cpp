@@ -286,7 +286,7 @@ class VerifyCommand : public ::testing::Test {
 
   std::string mint(const config::Config& config, std::int64_t now) const {
     const auto body = mint::Minter(config).mint(*key_set_, now, R"({"sender":"agent://risk"})");
-    return json::Json::parse(body.value())["token"];
+    return json::Json::parse(body->body)["token"];
   }
 
   static std::int64_t now() { return static_cast<std::int64_t>(std::time(nullptr)); }
