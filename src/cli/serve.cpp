@@ -1,4 +1,4 @@
-// `serve` (and no command at all): environment and options -> config -> key set -> router -> server;
+// `serve` (and no command at all): environment and options -> config -> key store -> router -> server;
 // signals; exit codes.
 
 #include <algorithm>
@@ -9,6 +9,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <thread>
@@ -20,6 +21,7 @@
 #include "http/server.h"
 #include "jose/openssl.h"
 #include "keys/key_set.h"
+#include "keys/key_store.h"
 #include "log.h"
 #include "mint/mint.h"
 
@@ -86,9 +88,9 @@ int serve(const Command& self, const ParsedArgs& args, const Io& io) {
   const bool ephemeral = loaded->source == keys::KeySource::kEphemeral;
   std::vector<keys::SigningKey> key_list;
   key_list.push_back(std::move(loaded->key));
-  auto key_set = keys::KeySet::make(std::move(key_list));
+  const auto key_store = std::make_shared<keys::KeyStore>(keys::KeySet::make(std::move(key_list)));
 
-  const http::Router router(mint::Minter(*config), key_set, system_clock_seconds);
+  const http::Router router(mint::Minter(*config), key_store, system_clock_seconds);
   const unsigned threads = std::max(1U, std::thread::hardware_concurrency());
   http::IoThreads io_threads(threads);
   boost::asio::io_context& io_context = io_threads.main();

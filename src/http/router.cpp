@@ -71,7 +71,7 @@ bool is_json_content_type(std::string_view value) {
   return true;
 }
 
-Router::Router(mint::Minter minter, std::shared_ptr<const keys::KeySet> keys, Clock clock)
+Router::Router(mint::Minter minter, std::shared_ptr<const keys::KeyStore> keys, Clock clock)
     : minter_(std::move(minter)), keys_(std::move(keys)), clock_(std::move(clock)) {}
 
 Response Router::error(ApiError error, unsigned version, bool keep_alive) {
@@ -105,7 +105,7 @@ Response Router::route(const Request& req) const {
       if (content_type == req.end() || !is_json_content_type(content_type->value())) {
         return error(ApiError::kUnsupportedMediaType, version, keep_alive);
       }
-      auto minted = minter_.mint(*keys_, clock_(), req.body());
+      auto minted = minter_.mint(*keys_->current(), clock_(), req.body());
       if (!minted) {
         if (minted.error() == ApiError::kInternal) log_line(stderr, "error: signing a token failed (OpenSSL)");
         return error(minted.error(), version, keep_alive);
@@ -122,7 +122,7 @@ Response Router::route(const Request& req) const {
     return res;
   }
   return json_response(bhttp::status::ok, version, keep_alive,
-                       std::string(route == Route::kHealth ? kHealthBody : keys_->jwks_json()));
+                       std::string(route == Route::kHealth ? kHealthBody : keys_->current()->jwks_json()));
 }
 
 }  // namespace macp::http

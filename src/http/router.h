@@ -9,7 +9,7 @@
 #include <memory>
 
 #include "clock.h"
-#include "keys/key_set.h"
+#include "keys/key_store.h"
 #include "api/errors.h"
 #include "mint/mint.h"
 
@@ -20,7 +20,7 @@ using Response = boost::beast::http::response<boost::beast::http::string_body>;
 
 class Router {
  public:
-  Router(mint::Minter minter, std::shared_ptr<const keys::KeySet> keys, Clock clock);
+  Router(mint::Minter minter, std::shared_ptr<const keys::KeyStore> keys, Clock clock);
 
   Response handle(const Request& request) const;
 
@@ -31,7 +31,7 @@ class Router {
   Response route(const Request& request) const;
 
   mint::Minter minter_;
-  std::shared_ptr<const keys::KeySet> keys_;
+  std::shared_ptr<const keys::KeyStore> keys_;  // each request loads the current set once
   Clock clock_;
 };
 

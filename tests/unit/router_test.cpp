@@ -7,6 +7,7 @@
 #include <sstream>
 
 #include "http/server.h"
+#include "jose/base64url.h"
 
 #include "test_keys.h"
 
@@ -18,10 +19,10 @@ using json::Json;
 
 class RouterTest : public testing::Test {
  protected:
-  RouterTest() : router_(mint::Minter(config::Config{}), make_keys(), [] { return std::int64_t{1713800000}; }) {}
+  RouterTest() : router_(mint::Minter(config::Config{}), store_, [] { return std::int64_t{1713800000}; }) {}
 
-  static std::shared_ptr<const keys::KeySet> make_keys() {
-    auto loaded = keys::load_signing_key(testing_keys::ec_jwk(), std::nullopt);
+  static std::shared_ptr<const keys::KeySet> make_keys(const std::string& jwk_text) {
+    auto loaded = keys::load_signing_key(jwk_text, std::nullopt);
     std::vector<keys::SigningKey> list;
     list.push_back(std::move(loaded->key));
     return keys::KeySet::make(std::move(list));
@@ -42,6 +43,7 @@ class RouterTest : public testing::Test {
     EXPECT_EQ(Json::parse(res.body()), Json({{"error", message}}));
   }
 
+  std::shared_ptr<keys::KeyStore> store_ = std::make_shared<keys::KeyStore>(make_keys(testing_keys::ec_jwk()));
   Router router_;
 };
 
@@ -60,6 +62,13 @@ TEST_F(RouterTest, JwksIsTheKeySetsDocument) {
   EXPECT_EQ(head.result_int(), 200U);
   EXPECT_TRUE(head.body().empty());
   EXPECT_EQ(head[bhttp::field::content_length], std::to_string(res.body().size()));
+}
+
+TEST_F(RouterTest, EachRequestIsServedByTheStoresCurrentSet) {
+  ASSERT_TRUE(store_->replace(make_keys(testing_keys::private_jwk_text(jose::Alg::ES256, "ec-next"))));
+  EXPECT_EQ(Json::parse(send(bhttp::verb::get, "/.well-known/jwks.json").body())["keys"][0]["kid"], "ec-next");
+  const std::string token = Json::parse(send(bhttp::verb::post, "/tokens", R"({"sender":"a"})").body())["token"];
+  EXPECT_EQ(Json::parse(*jose::base64url_decode(token.substr(0, token.find('.'))))["kid"], "ec-next");
 }
 
 TEST_F(RouterTest, HeadNeverCarriesABody) {
