@@ -4,6 +4,7 @@
 
 #include <openssl/evp.h>
 
+#include <cstddef>
 #include <memory>
 #include <mutex>
 #include <optional>
