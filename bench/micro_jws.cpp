@@ -8,8 +8,9 @@
 #include <string>
 
 #include "bench_keys.h"
-#include "jose/jws.h"
+#include "jose/jwk.h"
 #include "jose/openssl.h"
+#include "jose/signer.h"
 #include "mint/mint.h"
 
 namespace {
@@ -18,7 +19,7 @@ using macp::jose::Alg;
 
 // A signing input of the size a seed mint produces (header.payload, ~330 characters).
 std::string signing_input(Alg alg) {
-  const auto& key = macp::bench::pinned_key_set(alg).signer();
+  const auto& key = macp::bench::pinned_key_set(alg).signer(0);
   return key.header_b64 + "." + std::string(300, 'e');
 }
 
@@ -26,7 +27,13 @@ Alg alg_of(const benchmark::State& state) { return state.range(0) == 0 ? Alg::RS
 
 void BM_BareEvpSign(benchmark::State& state) {
   const Alg alg = alg_of(state);
-  EVP_PKEY* key = macp::bench::pinned_key_set(alg).signer().key.get();
+  // The signer never hands out its private key: the same key, parsed again.
+  auto parsed = macp::jose::parse_private_jwk(macp::bench::pinned_jwk_text(alg));
+  if (!parsed) {
+    state.SkipWithError("the pinned key did not parse");
+    return;
+  }
+  EVP_PKEY* key = parsed->key.get();
   const std::string input = signing_input(alg);
   macp::jose::EvpPkeyCtxPtr ctx(EVP_PKEY_CTX_new_from_pkey(nullptr, key, nullptr));
   EVP_MD* sha256 = EVP_MD_fetch(nullptr, "SHA256", nullptr);
@@ -53,12 +60,12 @@ BENCHMARK(BM_BareEvpSign)->ArgName("es256")->Arg(0)->Arg(1);
 
 void BM_JoseSign(benchmark::State& state) {
   const Alg alg = alg_of(state);
-  EVP_PKEY* key = macp::bench::pinned_key_set(alg).signer().key.get();
+  const macp::jose::Signer& signer = *macp::bench::pinned_key_set(alg).signer(0).signer;
   const std::string input = signing_input(alg);
   for (auto _ : state) {
-    auto sig = macp::jose::sign(alg, key, input);
+    auto sig = signer.sign(input);
     if (!sig) {
-      state.SkipWithError("jose::sign failed");
+      state.SkipWithError("Signer::sign failed");
       break;
     }
     benchmark::DoNotOptimize(sig);
@@ -68,7 +75,7 @@ BENCHMARK(BM_JoseSign)->ArgName("es256")->Arg(0)->Arg(1);
 
 void BM_SignCompact(benchmark::State& state) {
   const Alg alg = alg_of(state);
-  const auto& key = macp::bench::pinned_key_set(alg).signer();
+  const auto& key = macp::bench::pinned_key_set(alg).signer(0);
   const std::string payload(225, 'p');  // the seed mint's claims are 225 bytes
   for (auto _ : state) {
     std::string token;

@@ -13,12 +13,6 @@
 namespace macp::callers {
 namespace {
 
-const EVP_MD* sha256_md() {
-  // Fetched once: an implicit fetch per digest costs more than hashing a short secret.
-  static const std::unique_ptr<EVP_MD, jose::OpenSslDeleter<&EVP_MD_free>> md(EVP_MD_fetch(nullptr, "SHA256", nullptr));
-  return md.get();
-}
-
 int hex_value(char c) {
   if (c >= '0' && c <= '9') return c - '0';
   if (c >= 'a' && c <= 'f') return c - 'a' + 10;
@@ -27,17 +21,6 @@ int hex_value(char c) {
 
 }  // namespace
 
-std::optional<Sha256Digest> sha256(std::string_view bytes) {
-  Sha256Digest digest{};
-  unsigned int length = 0;
-  const EVP_MD* md = sha256_md();
-  if (md == nullptr || EVP_Digest(bytes.data(), bytes.size(), digest.data(), &length, md, nullptr) != 1 ||
-      length != digest.size()) {
-    return std::nullopt;
-  }
-  return digest;
-}
-
 std::optional<std::string> generate_secret() {
   std::array<unsigned char, kSecretRandomBytes> random{};
   if (RAND_bytes(random.data(), static_cast<int>(random.size())) != 1) return std::nullopt;
@@ -45,17 +28,6 @@ std::optional<std::string> generate_secret() {
   jose::base64url_append(secret, std::string_view(reinterpret_cast<const char*>(random.data()), random.size()));
   OPENSSL_cleanse(random.data(), random.size());
   return secret;
-}
-
-std::string to_hex(const Sha256Digest& digest) {
-  constexpr std::string_view kDigits = "0123456789abcdef";
-  std::string hex;
-  hex.reserve(digest.size() * 2);
-  for (const unsigned char byte : digest) {
-    hex += kDigits[byte >> 4];
-    hex += kDigits[byte & 0x0F];
-  }
-  return hex;
 }
 
 std::optional<Sha256Digest> digest_from_hex(std::string_view hex) {

@@ -8,20 +8,20 @@
 #include <string>
 #include <string_view>
 
+#include "jose/digest.h"
+
 namespace macp::callers {
 
 inline constexpr std::string_view kSecretPrefix = "macp_";
 inline constexpr std::size_t kSecretRandomBytes = 32;  // 256 bits, SPEC §8's floor
 
-using Sha256Digest = std::array<unsigned char, 32>;
-
-// SHA-256 through OpenSSL's EVP interface; nullopt only if OpenSSL fails.
-std::optional<Sha256Digest> sha256(std::string_view bytes);
+using jose::sha256;
+using jose::Sha256Digest;
+using jose::to_hex;
 
 // "macp_" + base64url of kSecretRandomBytes from RAND_bytes; nullopt if the generator fails.
 std::optional<std::string> generate_secret();
 
-std::string to_hex(const Sha256Digest& digest);
 // Exactly 64 lowercase hex digits, as the clients file writes them.
 std::optional<Sha256Digest> digest_from_hex(std::string_view hex);
 

@@ -30,13 +30,9 @@ constexpr std::array<OptionVariable, 5> kVariables{{
 Result<std::string> set_jwks(std::string_view text, const config::Config& config, std::int64_t now) {
   auto set = keys::parse_key_file(text, {config.signing_alg, now});
   if (!set) return fail(set.error());
-  const auto schedule = keys::schedule_of(*set, {config.max_ttl_seconds, config.clock_skew_seconds});
-  std::vector<keys::SigningKey> published;
-  for (const std::size_t i : schedule.published_at(now)) {
-    auto& key = (*set)[i];
-    published.push_back(keys::make_signing_key(std::move(key.key), key.alg, key.kid));
-  }
-  return keys::jwks_json(published);
+  auto key_set = keys::key_set_of(std::move(set).value(), {config.max_ttl_seconds, config.clock_skew_seconds}, now);
+  if (!key_set) return fail(key_set.error());
+  return (*key_set)->jwks_json(now);
 }
 
 int jwks(const Command& self, const ParsedArgs& args, const Io& io) {
@@ -95,7 +91,7 @@ int jwks(const Command& self, const ParsedArgs& args, const Io& io) {
   std::vector<keys::SigningKey> key_list;
   key_list.push_back(std::move(loaded->key));
   const auto key_set = keys::KeySet::make(std::move(key_list));
-  io.out << key_set->jwks_json() << '\n';
+  io.out << key_set->jwks_json(io.now()) << '\n';
   return kExitOk;
 }
 

@@ -1,4 +1,4 @@
-// `serve` (and no command at all): environment and options -> config -> key set -> router -> server;
+// `serve` (and no command at all): environment and options -> config -> key store -> router -> server;
 // signals; exit codes.
 
 #include <algorithm>
@@ -9,6 +9,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <thread>
@@ -22,6 +23,7 @@
 #include "http/server.h"
 #include "jose/openssl.h"
 #include "keys/key_set.h"
+#include "keys/key_store.h"
 #include "log.h"
 #include "mint/mint.h"
 
@@ -85,13 +87,13 @@ int serve(const Command& self, const ParsedArgs& args, const Io& io) {
     return kExitFailure;
   }
   const std::string kid = loaded->key.kid;
-  const jose::Alg alg = loaded->key.alg;
+  const jose::Alg alg = loaded->key.alg();
   const bool ephemeral = loaded->source == keys::KeySource::kEphemeral;
   std::vector<keys::SigningKey> key_list;
   key_list.push_back(std::move(loaded->key));
-  auto key_set = keys::KeySet::make(std::move(key_list));
+  const keys::KeyStore key_store(keys::KeySet::make(std::move(key_list)));
 
-  const http::Router router(mint::Minter(*config), key_set, system_clock_seconds);
+  const http::Router router(mint::Minter(*config), key_store, system_clock_seconds);
   const unsigned threads = std::max(1U, std::thread::hardware_concurrency());
   http::IoThreads io_threads(threads);
   boost::asio::io_context& io_context = io_threads.main();

@@ -39,8 +39,8 @@ bool is_json_content_type(std::string_view value) {
   return true;
 }
 
-Router::Router(mint::Minter minter, std::shared_ptr<const keys::KeySet> keys, Clock clock)
-    : minter_(std::move(minter)), keys_(std::move(keys)), clock_(std::move(clock)) {
+Router::Router(mint::Minter minter, const keys::KeyStore& keys, Clock clock)
+    : minter_(std::move(minter)), keys_(keys), clock_(std::move(clock)) {
   routes_
       .add("/healthz", bhttp::verb::get,
            [](const RequestContext&, const Request& req) {
@@ -53,7 +53,7 @@ Router::Router(mint::Minter minter, std::shared_ptr<const keys::KeySet> keys, Cl
 }
 
 Response Router::jwks(const Request& req) const {
-  return json_response(bhttp::status::ok, req.version(), req.keep_alive(), std::string(keys_->jwks_json()));
+  return json_response(bhttp::status::ok, req.version(), req.keep_alive(), std::string(keys_.get()->jwks_json(clock_())));
 }
 
 Response Router::tokens(const RequestContext& /*context*/, const Request& req) const {
@@ -66,12 +66,12 @@ Response Router::tokens(const RequestContext& /*context*/, const Request& req) c
 }
 
 Response Router::mint(const Request& req) const {
-  auto minted = minter_.mint(*keys_, clock_(), req.body());
+  auto minted = minter_.mint(*keys_.get(), clock_(), req.body());
   if (!minted) {
     if (minted.error() == ApiError::kInternal) log_line(stderr, "error: signing a token failed (OpenSSL)");
     return error_response(minted.error(), req.version(), req.keep_alive());
   }
-  return json_response(bhttp::status::ok, req.version(), req.keep_alive(), std::move(minted.value()));
+  return json_response(bhttp::status::ok, req.version(), req.keep_alive(), std::move(minted->body));
 }
 
 }  // namespace macp::http

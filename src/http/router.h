@@ -8,14 +8,14 @@
 #include "http/message.h"
 #include "http/request_context.h"
 #include "http/route_table.h"
-#include "keys/key_set.h"
+#include "keys/key_store.h"
 #include "mint/mint.h"
 
 namespace macp::http {
 
 class Router {
  public:
-  Router(mint::Minter minter, std::shared_ptr<const keys::KeySet> keys, Clock clock);
+  Router(mint::Minter minter, const keys::KeyStore& keys, Clock clock);
   // The rows call back into this Router: it stays where it was made.
   Router(const Router&) = delete;
   Router& operator=(const Router&) = delete;
@@ -32,7 +32,7 @@ class Router {
   Response jwks(const Request& request) const;
 
   mint::Minter minter_;
-  std::shared_ptr<const keys::KeySet> keys_;
+  const keys::KeyStore& keys_;  // each request loads the current set once
   Clock clock_;
   RouteTable routes_;
 };

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "jose/base64url.h"
+#include "jose/digest.h"
 #include "jose/jws.h"
 #include "text/utf8.h"
 
@@ -350,9 +351,8 @@ std::string thumbprint(EVP_PKEY* key, Alg alg) {
     canonical["y"] = members["y"];
   }
   const std::string text = json::dump(canonical);
-  std::array<unsigned char, SHA256_DIGEST_LENGTH> digest{};
-  EVP_Digest(text.data(), text.size(), digest.data(), nullptr, EVP_sha256(), nullptr);
-  return base64url_encode(std::string_view(reinterpret_cast<const char*>(digest.data()), digest.size()));
+  const auto digest = sha256(text);
+  return digest ? base64url_encode(as_bytes(*digest)) : std::string();
 }
 
 EvpPkeyPtr generate_private_key(Alg alg, int rsa_bits) {

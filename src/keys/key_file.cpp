@@ -151,6 +151,18 @@ Schedule schedule_of(std::span<const FileKey> keys, ScheduleLimits limits) {
   return Schedule(std::move(activations), limits);
 }
 
+Result<std::shared_ptr<const KeySet>> key_set_of(std::vector<FileKey> keys, ScheduleLimits limits, std::int64_t now) {
+  const Schedule schedule = schedule_of(keys, limits);
+  std::vector<SigningKey> signing;
+  signing.reserve(keys.size());
+  for (FileKey& key : keys) {
+    auto made = make_signing_key(std::move(key.key), key.alg, key.kid);
+    if (!made) return fail(member_name(signing.size(), key.kid) + ": " + made.error());
+    signing.push_back(std::move(made).value());
+  }
+  return KeySet::scheduled(std::move(signing), schedule, now);
+}
+
 std::string serialize_key_file(std::span<const FileKey> keys) {
   std::string out = "{\"keys\":[\n";
   for (std::size_t i = 0; i < keys.size(); ++i) {

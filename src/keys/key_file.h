@@ -5,6 +5,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <span>
 #include <string>
@@ -14,6 +15,7 @@
 #include "jose/alg.h"
 #include "jose/openssl.h"
 #include "json/strict_json.h"
+#include "keys/key_set.h"
 #include "keys/schedule.h"
 #include "result.h"
 
@@ -71,6 +73,9 @@ Result<bool> check_key_set(std::span<const FileKey> keys, std::int64_t now);
 
 // The schedule of the keys, index for index.
 Schedule schedule_of(std::span<const FileKey> keys, ScheduleLimits limits);
+
+// The service's key set from a parsed file: a signer per key, on the file's schedule from `now` on.
+Result<std::shared_ptr<const KeySet>> key_set_of(std::vector<FileKey> keys, ScheduleLimits limits, std::int64_t now);
 
 // The file text: each member's JWK as written, with macp_activates_at set from activates_at (written where
 // it stood, else last; left out when none), one member per line. The caller wipes the text.

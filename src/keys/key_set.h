@@ -3,6 +3,7 @@
 // A KeySet is immutable once built: threads share it freely, and a later reload
 // swaps in a new one instead of changing this one.
 
+#include <cstdint>
 #include <memory>
 #include <optional>
 #include <span>
@@ -12,6 +13,8 @@
 
 #include "jose/alg.h"
 #include "jose/openssl.h"
+#include "jose/signer.h"
+#include "keys/schedule.h"
 #include "result.h"
 
 namespace macp::keys {
@@ -21,32 +24,58 @@ inline constexpr std::string_view kEphemeralKid = "dev-key-1";
 enum class KeySource { kEphemeral, kEnv };
 
 struct SigningKey {
-  jose::EvpPkeyPtr key;
-  jose::Alg alg;
+  std::unique_ptr<const jose::Signer> signer;  // the only way to the private key
   std::string kid;
   std::string header_b64;  // base64url of {"alg":…,"kid":…}, built once per key
+
+  jose::Alg alg() const { return signer->alg(); }
 };
 
 class KeySet {
  public:
-  // `keys` must not be empty; `signer` indexes the key that signs new tokens.
+  // What holds from `from` until `until` (exclusive): the signer, the published keys (signer first) and
+  // their JWKS, serialized once with its strong ETag.
+  struct Window {
+    std::int64_t from;
+    std::int64_t until;
+    std::size_t signer;
+    std::vector<std::size_t> published;
+    std::string jwks_json;
+    std::string jwks_etag;  // "…": base64url of the SHA-256 of jwks_json
+  };
+
+  // A set that does not change with time (MACP_AUTH_SIGNING_KEY_JSON, the ephemeral key): `signer` signs,
+  // every key is published, the signer first. `keys` must not be empty.
   static std::shared_ptr<const KeySet> make(std::vector<SigningKey> keys, std::size_t signer = 0);
 
-  const SigningKey& signer() const { return keys_[signer_]; }
-  std::span<const SigningKey> keys() const { return keys_; }
-  // {"keys":[…]}: public members, kid, alg and use only, serialized once.
-  const std::string& jwks_json() const { return jwks_json_; }
+  // Keys in file order on the SPEC §7 schedule (index for index), from `now` on: times before it are
+  // never asked for. Fails when no key may sign at `now`.
+  static Result<std::shared_ptr<const KeySet>> scheduled(std::vector<SigningKey> keys, const Schedule& schedule,
+                                                         std::int64_t now);
+
+  const Window& at(std::int64_t now) const;
+  const SigningKey& signer(std::int64_t now) const { return keys_[at(now).signer]; }
+  // {"keys":[…]}: public members, kid, alg and use only.
+  const std::string& jwks_json(std::int64_t now) const { return at(now).jwks_json; }
+  const SigningKey& key(std::size_t index) const { return keys_[index]; }
+  std::size_t size() const { return keys_.size(); }
+  // The schedule the windows come from; none for a set that does not change with time.
+  const std::optional<Schedule>& schedule() const { return schedule_; }
 
  private:
-  KeySet(std::vector<SigningKey> keys, std::size_t signer);
+  KeySet(std::vector<SigningKey> keys, std::optional<Schedule> schedule) : keys_(std::move(keys)), schedule_(std::move(schedule)) {}
+  void add_window(std::int64_t from, std::int64_t until, std::size_t signer, std::vector<std::size_t> published);
 
   std::vector<SigningKey> keys_;
-  std::size_t signer_;
-  std::string jwks_json_;
+  std::optional<Schedule> schedule_;
+  std::vector<Window> windows_;  // sorted, contiguous
 };
 
-// A key built around an EVP key: derives the protected header.
-SigningKey make_signing_key(jose::EvpPkeyPtr key, jose::Alg alg, std::string kid);
+// A key around a signer: derives the protected header.
+SigningKey make_signing_key(std::unique_ptr<const jose::Signer> signer, std::string kid);
+
+// A key whose private half is in this process (jose::EvpSigner); fails if it is not a key for `alg`.
+Result<SigningKey> make_signing_key(jose::EvpPkeyPtr key, jose::Alg alg, std::string kid);
 
 struct LoadedKey {
   SigningKey key;
@@ -58,6 +87,7 @@ struct LoadedKey {
 // `alg`, when set, must match the JWK's key type.
 Result<LoadedKey> load_signing_key(const std::optional<std::string>& jwk_text, std::optional<jose::Alg> alg);
 
-std::string jwks_json(std::span<const SigningKey> keys);
+// {"keys":[…]} of `keys`, in that order.
+std::string jwks_json(std::span<const SigningKey* const> keys);
 
 }  // namespace macp::keys

@@ -6,7 +6,6 @@
 #include <utility>
 
 #include "jose/base64url.h"
-#include "jose/jws.h"
 #include "text/utf8.h"
 
 namespace macp::mint {
@@ -20,9 +19,7 @@ bool is_js_whitespace(char32_t c) {
          c == 0x2028 || c == 0x2029 || c == 0x202F || c == 0x205F || c == 0x3000 || c == 0xFEFF;
 }
 
-bool is_blank(std::string_view text) {
-  return text::walk_utf8(text, is_js_whitespace) == text::Utf8Walk::kDone;
-}
+bool is_blank(std::string_view text) { return text::walk_utf8(text, is_js_whitespace) == text::Utf8Walk::kDone; }
 
 bool is_nullable_bool(const Json& v) { return v.is_null() || v.is_boolean(); }
 
@@ -106,12 +103,16 @@ void append_integer(std::string& out, std::int64_t n) {
   out.append(buf.data(), end);
 }
 
-// An upper bound on the length of a compact JWS of `payload_bytes` under `key`.
-std::size_t compact_length_bound(const keys::SigningKey& key, std::size_t payload_bytes) {
-  // EVP_PKEY_get_size bounds the signature (the modulus for RSA, the DER form for P-256).
-  const auto max_signature = static_cast<std::size_t>(EVP_PKEY_get_size(key.key.get()));
-  return key.header_b64.size() + 1 + jose::base64url_length(payload_bytes) + 1 + jose::base64url_length(max_signature);
+// The length of a compact JWS of `payload_bytes` under `key`.
+std::size_t compact_length(const keys::SigningKey& key, std::size_t payload_bytes) {
+  return key.header_b64.size() + 1 + jose::base64url_length(payload_bytes) + 1 +
+         jose::base64url_length(key.signer->signature_size());
 }
+
+// The 200 body is {"token":"<token>","sender":<sender>,"expires_in_seconds":<ttl>}.
+constexpr std::string_view kTokenMember = "{\"token\":\"";
+constexpr std::string_view kSenderMember = "\",\"sender\":";
+constexpr std::string_view kExpiresMember = ",\"expires_in_seconds\":";
 
 }  // namespace
 
@@ -133,25 +134,24 @@ Result<MintRequest, ApiError> parse_mint_request(std::string_view body, const Tt
   }
   auto ttl = effective_ttl(find_member(doc, "ttl_seconds"), ttl_policy);
   if (!ttl) return Failure{ttl.error()};
-  return MintRequest{std::move(sender->get_ref<std::string&>()), scopes != nullptr ? std::move(*scopes) : Json::object(),
-                     ttl.value()};
+  return MintRequest{std::move(sender->get_ref<std::string&>()),
+                     scopes != nullptr ? std::move(*scopes) : Json::object(), ttl.value()};
 }
 
 bool sign_compact(std::string& out, const keys::SigningKey& key, std::string_view payload) {
   const std::size_t start = out.size();
-  out.reserve(start + compact_length_bound(key, payload.size()));
+  out.reserve(start + compact_length(key, payload.size()));
   out += key.header_b64;
   out += '.';
   jose::base64url_append(out, payload);
-  const auto signature = jose::sign(key.alg, key.key.get(), std::string_view(out).substr(start));
+  const auto signature = key.signer->sign(std::string_view(out).substr(start));
   if (!signature) return false;
   out += '.';
   jose::base64url_append(out, *signature);
   return true;
 }
 
-Minter::Minter(const config::Config& config)
-    : ttl_{config.default_ttl_seconds, config.max_ttl_seconds} {
+Minter::Minter(const config::Config& config) : ttl_{config.default_ttl_seconds, config.max_ttl_seconds} {
   iss_aud_ = ",\"iss\":";
   json::append_string_literal(iss_aud_, config.issuer);
   iss_aud_ += ",\"aud\":";
@@ -172,27 +172,37 @@ std::string Minter::encode_claims(const MintRequest& request, std::int64_t now) 
   return payload;
 }
 
-Result<std::string, ApiError> Minter::mint(const keys::KeySet& keys, std::int64_t now, std::string_view body) const {
-  auto request = parse_mint_request(body, ttl_);
-  if (!request) return Failure{request.error()};
-  const std::string claims = encode_claims(*request, now);
+Result<Minted, ApiError> Minter::issue(const keys::KeySet& keys, std::int64_t now, MintRequest&& request) const {
+  const keys::SigningKey& key = keys.signer(now);
+  const std::string claims = encode_claims(request, now);
 
   // The token is signed where it stands in the response: one buffer, sized once (an escaped sender may grow it).
-  constexpr std::string_view kTokenMember = "{\"token\":\"";
-  constexpr std::string_view kSenderMember = "\",\"sender\":";
-  constexpr std::string_view kExpiresMember = ",\"expires_in_seconds\":";
   constexpr std::size_t kMaxIntegerDigits = 20;
-  std::string response;
-  response.reserve(kTokenMember.size() + compact_length_bound(keys.signer(), claims.size()) + kSenderMember.size() +
-                   request->sender.size() + 2 + kExpiresMember.size() + kMaxIntegerDigits + 1);
-  response += kTokenMember;
-  if (!sign_compact(response, keys.signer(), claims)) return Failure{ApiError::kInternal};
-  response += kSenderMember;
-  json::append_string_literal(response, request->sender);
-  response += kExpiresMember;
-  append_integer(response, request->ttl_seconds);
-  response += '}';
-  return response;
+  std::string body;
+  body.reserve(kTokenMember.size() + compact_length(key, claims.size()) + kSenderMember.size() + request.sender.size() +
+               2 + kExpiresMember.size() + kMaxIntegerDigits + 1);
+  body += kTokenMember;
+  if (!sign_compact(body, key, claims)) return Failure{ApiError::kInternal};
+  body += kSenderMember;
+  json::append_string_literal(body, request.sender);
+  body += kExpiresMember;
+  append_integer(body, request.ttl_seconds);
+  body += '}';
+  const std::int64_t exp = now + request.ttl_seconds;
+  return Minted{std::move(request), now, exp, key.kid, key.alg(), std::move(body)};
+}
+
+Result<Minted, ApiError> Minter::mint(const keys::KeySet& keys, std::int64_t now, std::string_view body) const {
+  auto request = parse_mint_request(body, ttl_);
+  if (!request) return Failure{request.error()};
+  return issue(keys, now, std::move(request).value());
+}
+
+std::string_view Minted::token() const {
+  // Base64url has no quote: the token ends at the first one after the member's opening.
+  const std::string_view text(body);
+  const std::size_t end = text.find('"', kTokenMember.size());
+  return text.substr(kTokenMember.size(), end - kTokenMember.size());
 }
 
 }  // namespace macp::mint

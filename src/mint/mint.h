@@ -1,14 +1,17 @@
 #pragma once
 // POST /tokens as a pure function: request body -> validated claims -> signed token response.
+// Two steps, so that a caller policy can check and rewrite the request between them:
+// parse_mint_request(body) -> MintRequest -> Minter::issue(keys, now, request) -> Minted.
 
 #include <cstdint>
 #include <string>
 #include <string_view>
 
+#include "api/errors.h"
 #include "config/config.h"
+#include "jose/alg.h"
 #include "json/strict_json.h"
 #include "keys/key_set.h"
-#include "api/errors.h"
 #include "result.h"
 
 namespace macp::mint {
@@ -19,7 +22,7 @@ inline constexpr std::int64_t kMaxSafeInteger = 9007199254740991;  // 2^53 - 1
 
 struct MintRequest {
   std::string sender;
-  json::Json scopes;       // an object, members in the caller's order
+  json::Json scopes;         // an object, members in the caller's order
   std::int64_t ttl_seconds;  // effective: defaulted, rounded up and clamped
 };
 
@@ -31,15 +34,33 @@ struct TtlPolicy {
 // Validates a request body; errors in the order sender, scopes, ttl_seconds.
 Result<MintRequest, ApiError> parse_mint_request(std::string_view body, const TtlPolicy& ttl);
 
+// A token issued, as policy, audit and metrics read it: what was granted, by which key, and the response.
+struct Minted {
+  MintRequest granted;  // sender (sub), scopes (macp_scopes) and effective ttl, as signed
+  std::int64_t iat;
+  std::int64_t exp;  // iat + granted.ttl_seconds
+  std::string kid;
+  jose::Alg alg;
+  std::string body;  // the 200 body {"token","sender","expires_in_seconds"}, the token signed in place
+
+  // The compact JWS inside `body` (for its digest in the audit line); valid while `body` is unchanged.
+  std::string_view token() const;
+};
+
 class Minter {
  public:
   explicit Minter(const config::Config& config);
 
+  const TtlPolicy& ttl_policy() const { return ttl_; }
+
   // The JWT payload, claims in the contract's order.
   std::string encode_claims(const MintRequest& request, std::int64_t now) const;
 
-  // The 200 body {"token","sender","expires_in_seconds"}, or the error for the client.
-  Result<std::string, ApiError> mint(const keys::KeySet& keys, std::int64_t now, std::string_view body) const;
+  // Signs `request` with the set's signer; the only error is kInternal (signing failed).
+  Result<Minted, ApiError> issue(const keys::KeySet& keys, std::int64_t now, MintRequest&& request) const;
+
+  // parse_mint_request, then issue: POST /tokens with nothing between the two.
+  Result<Minted, ApiError> mint(const keys::KeySet& keys, std::int64_t now, std::string_view body) const;
 
  private:
   TtlPolicy ttl_;

@@ -155,7 +155,7 @@ TEST(Keygen, HonoursKidAndBits) {
   const auto loaded = keys::load_signing_key(r.out, std::nullopt);
   ASSERT_TRUE(loaded) << loaded.error();
   EXPECT_EQ(loaded->key.kid, "prod-key-1");
-  EXPECT_EQ(EVP_PKEY_get_bits(loaded->key.key.get()), 3072);
+  EXPECT_EQ(EVP_PKEY_get_bits(loaded->key.signer->public_key()), 3072);
 }
 
 TEST(Keygen, TwoKeysHaveDifferentKids) {
@@ -213,7 +213,8 @@ TEST(Jwks, PrintsWhatTheServiceServesFromEachSource) {
   const std::string jwk = run_cli({"keygen", "--alg", "ES256", "--kid", "k1"}).out;
   const auto loaded = keys::load_signing_key(jwk, std::nullopt);
   ASSERT_TRUE(loaded);
-  const std::string expected = keys::jwks_json(std::span(&loaded->key, 1)) + "\n";
+  const keys::SigningKey* const published[] = {&loaded->key};
+  const std::string expected = keys::jwks_json(published) + "\n";
   write_file(dir.file("key.json"), jwk);
 
   EXPECT_EQ(run_cli({"jwks", "--key-file", dir.file("key.json")}).out, expected);
@@ -252,12 +253,12 @@ class VerifyCommand : public ::testing::Test {
     std::vector<keys::SigningKey> list;
     list.push_back(std::move(loaded->key));
     key_set_ = keys::KeySet::make(std::move(list));
-    write_file(jwks_path_, key_set_->jwks_json());
+    write_file(jwks_path_, key_set_->jwks_json(0));
   }
 
   std::string mint(const config::Config& config, std::int64_t now) const {
     const auto body = mint::Minter(config).mint(*key_set_, now, R"({"sender":"agent://risk"})");
-    return json::Json::parse(body.value())["token"];
+    return json::Json::parse(body->body)["token"];
   }
 
   static std::int64_t now() { return static_cast<std::int64_t>(std::time(nullptr)); }

@@ -48,7 +48,7 @@ class MintTest : public testing::Test {
 
   config::Config config_;
 
-  Result<std::string, ApiError> mint(std::string_view body, const keys::KeySet* keys = nullptr) const {
+  Result<Minted, ApiError> mint(std::string_view body, const keys::KeySet* keys = nullptr) const {
     return Minter(config_).mint(keys ? *keys : *ec_keys_, kNow, body);
   }
 
@@ -59,14 +59,14 @@ class MintTest : public testing::Test {
     EXPECT_TRUE(minted) << body;
     if (!minted) return {};
     Decoded d;
-    d.response = Json::parse(minted.value());
+    d.response = Json::parse(minted->body);
     const std::string token = d.response["token"];
     const auto dot1 = token.find('.');
     const auto dot2 = token.rfind('.');
     d.header = *jose::base64url_decode(token.substr(0, dot1));
     d.payload = *jose::base64url_decode(token.substr(dot1 + 1, dot2 - dot1 - 1));
     const auto sig = *jose::base64url_decode(token.substr(dot2 + 1));
-    EXPECT_TRUE(jose::verify(set.signer().alg, set.signer().key.get(), token.substr(0, dot2), sig));
+    EXPECT_TRUE(jose::verify(set.signer(0).alg(), set.signer(0).signer->public_key(), token.substr(0, dot2), sig));
     d.claims = Json::parse(d.payload);
     return d;
   }
@@ -245,10 +245,60 @@ TEST_F(MintTest, EveryMintIsFresh) {
   auto first = minter.mint(*ec_keys_, kNow, R"({"sender":"a"})");
   auto later = minter.mint(*ec_keys_, kNow + 7, R"({"sender":"a"})");
   ASSERT_TRUE(first && later);
-  EXPECT_NE(first.value(), later.value());
-  const Json claims = claims_of(later.value());
+  EXPECT_NE(first->body, later->body);
+  const Json claims = claims_of(later->body);
   EXPECT_EQ(claims["iat"], kNow + 7);
   EXPECT_EQ(claims["exp"], kNow + 7 + 300);
+}
+
+TEST_F(MintTest, IssueReportsWhatItGranted) {
+  const Minter minter(config_);
+  constexpr std::string_view kBody =
+      R"({"sender":"agent://risk","scopes":{"is_observer":true,"x":[1,"y"]},"ttl_seconds":600})";
+  auto request = parse_mint_request(kBody, minter.ttl_policy());
+  ASSERT_TRUE(request);
+  const auto minted = minter.issue(*rsa_keys_, kNow, std::move(request).value());
+  ASSERT_TRUE(minted);
+  EXPECT_EQ(minted->granted.sender, "agent://risk");
+  EXPECT_EQ(json::dump(minted->granted.scopes), R"({"is_observer":true,"x":[1,"y"]})");
+  EXPECT_EQ(minted->granted.ttl_seconds, 600);
+  EXPECT_EQ(minted->iat, kNow);
+  EXPECT_EQ(minted->exp, kNow + 600);
+  EXPECT_EQ(minted->kid, "rsa-test");
+  EXPECT_EQ(minted->alg, jose::Alg::RS256);
+
+  // The token is a view into the body, and the claims in it are the ones reported.
+  const Json response = Json::parse(minted->body);
+  EXPECT_EQ(minted->token(), response["token"].get<std::string>());
+  EXPECT_GE(minted->token().data(), minted->body.data());
+  EXPECT_LE(minted->token().data() + minted->token().size(), minted->body.data() + minted->body.size());
+  const Json claims = claims_of(minted->body);
+  EXPECT_EQ(claims["sub"], minted->granted.sender);
+  EXPECT_EQ(claims["macp_scopes"], minted->granted.scopes);
+  EXPECT_EQ(claims["iat"], minted->iat);
+  EXPECT_EQ(claims["exp"], minted->exp);
+  EXPECT_EQ(response["expires_in_seconds"], minted->granted.ttl_seconds);
+
+  // mint() is parse then issue: RS256 is deterministic, so the bodies are the same bytes.
+  const auto composed = minter.mint(*rsa_keys_, kNow, kBody);
+  ASSERT_TRUE(composed);
+  EXPECT_EQ(composed->body, minted->body);
+}
+
+// A policy sits between parse and issue and may rewrite the request: the token says what was granted.
+TEST_F(MintTest, IssueSignsTheRequestAsRewritten) {
+  const Minter minter(config_);
+  auto request = parse_mint_request(R"({"sender":"agent://a","scopes":{"is_observer":false}})", minter.ttl_policy());
+  ASSERT_TRUE(request);
+  request->scopes["can_start_sessions"] = false;
+  request->ttl_seconds = 60;
+  const auto minted = minter.issue(*ec_keys_, kNow, std::move(request).value());
+  ASSERT_TRUE(minted);
+  EXPECT_EQ(json::dump(claims_of(minted->body)["macp_scopes"]), R"({"is_observer":false,"can_start_sessions":false})");
+  EXPECT_EQ(claims_of(minted->body)["exp"], kNow + 60);
+  EXPECT_EQ(Json::parse(minted->body)["expires_in_seconds"], 60);
+  EXPECT_EQ(minted->kid, "ec-test");
+  EXPECT_EQ(minted->alg, jose::Alg::ES256);
 }
 
 TEST(ErrorTable, MessagesAndStatusesAreTheContract) {

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <boost/beast/http/field.hpp>
+#include "jose/base64url.h"
 
 #include "test_keys.h"
 
@@ -14,10 +15,10 @@ using json::Json;
 
 class RouterTest : public testing::Test {
  protected:
-  RouterTest() : router_(mint::Minter(config::Config{}), make_keys(), [] { return std::int64_t{1713800000}; }) {}
+  RouterTest() : router_(mint::Minter(config::Config{}), store_, [] { return std::int64_t{1713800000}; }) {}
 
-  static std::shared_ptr<const keys::KeySet> make_keys() {
-    auto loaded = keys::load_signing_key(testing_keys::ec_jwk(), std::nullopt);
+  static std::shared_ptr<const keys::KeySet> make_keys(const std::string& jwk_text) {
+    auto loaded = keys::load_signing_key(jwk_text, std::nullopt);
     std::vector<keys::SigningKey> list;
     list.push_back(std::move(loaded->key));
     return keys::KeySet::make(std::move(list));
@@ -40,6 +41,7 @@ class RouterTest : public testing::Test {
     EXPECT_EQ(Json::parse(res.body()), Json({{"error", message}}));
   }
 
+  keys::KeyStore store_{make_keys(testing_keys::ec_jwk())};
   Router router_;
 };
 
@@ -58,6 +60,13 @@ TEST_F(RouterTest, JwksIsTheKeySetsDocument) {
   EXPECT_EQ(head.result_int(), 200U);
   EXPECT_TRUE(head.body().empty());
   EXPECT_EQ(head[bhttp::field::content_length], std::to_string(res.body().size()));
+}
+
+TEST_F(RouterTest, EachRequestIsServedByTheStoresCurrentSet) {
+  store_.set(make_keys(testing_keys::private_jwk_text(jose::Alg::ES256, "ec-next")));
+  EXPECT_EQ(Json::parse(send(bhttp::verb::get, "/.well-known/jwks.json").body())["keys"][0]["kid"], "ec-next");
+  const std::string token = Json::parse(send(bhttp::verb::post, "/tokens", R"({"sender":"a"})").body())["token"];
+  EXPECT_EQ(Json::parse(*jose::base64url_decode(token.substr(0, token.find('.'))))["kid"], "ec-next");
 }
 
 TEST_F(RouterTest, HeadNeverCarriesABody) {

@@ -1,0 +1,46 @@
+#include "jose/digest.h"
+
+#include <openssl/evp.h>
+
+#include <memory>
+
+#include "jose/openssl.h"
+
+namespace macp::jose {
+namespace {
+
+const EVP_MD* sha256_md() {
+  // Fetched once: an implicit fetch per digest costs more than hashing a short secret.
+  static const std::unique_ptr<EVP_MD, OpenSslDeleter<&EVP_MD_free>> md(EVP_MD_fetch(nullptr, "SHA256", nullptr));
+  return md.get();
+}
+
+}  // namespace
+
+std::optional<Sha256Digest> sha256(std::string_view bytes) {
+  Sha256Digest digest{};
+  unsigned int length = 0;
+  const EVP_MD* md = sha256_md();
+  if (md == nullptr || EVP_Digest(bytes.data(), bytes.size(), digest.data(), &length, md, nullptr) != 1 ||
+      length != digest.size()) {
+    return std::nullopt;
+  }
+  return digest;
+}
+
+std::string_view as_bytes(const Sha256Digest& digest) {
+  return {reinterpret_cast<const char*>(digest.data()), digest.size()};
+}
+
+std::string to_hex(const Sha256Digest& digest) {
+  constexpr std::string_view kDigits = "0123456789abcdef";
+  std::string hex;
+  hex.reserve(digest.size() * 2);
+  for (const unsigned char byte : digest) {
+    hex += kDigits[byte >> 4];
+    hex += kDigits[byte & 0x0F];
+  }
+  return hex;
+}
+
+}  // namespace macp::jose
