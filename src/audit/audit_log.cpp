@@ -118,7 +118,7 @@ struct AuditLog::State {
   std::size_t queued_bytes = 0;
   std::size_t in_flight = 0;  // records the writer has taken and not yet accounted for
   std::uint64_t unlogged_queue_drops = 0;
-  bool writer_idle = false;
+  bool writer_idle = false;  // asleep until woken: the next record wakes it
   bool reopen_requested = false;
   bool stopping = false;
   bool abandoned = false;     // stop() gave up on the writer: it must not count or call the hook again
@@ -152,11 +152,13 @@ struct AuditLog::State {
       std::uint64_t queue_drops = 0;
       {
         std::unique_lock lock(mutex);
-        while (queue.empty() && !reopen_requested && !stopping) {
+        // Busy: look again after a pause, so minting threads never pay a wake-up. Idle: sleep until one.
+        const auto work = [this] { return !queue.empty() || reopen_requested || stopping; };
+        if (!wake.wait_for(lock, kBatchInterval, work)) {
           writer_idle = true;
-          wake.wait(lock);
+          wake.wait(lock, work);
+          writer_idle = false;
         }
-        writer_idle = false;
         if (queue.empty() && stopping) break;
         batch.swap(queue);
         queued_bytes = 0;

@@ -22,6 +22,10 @@ namespace macp::audit {
 // (up to the 100 KiB body) meets the byte bound first.
 inline constexpr std::size_t kMaxQueuedRecords = 65536;
 inline constexpr std::size_t kMaxQueuedBytes = 32U << 20U;
+// A busy writer looks for records this often, so minting threads need not wake it: a record reaches
+// the sink within about this long, in batches of what came meanwhile. An idle writer is woken by the
+// first record.
+inline constexpr std::chrono::milliseconds kBatchInterval{10};
 // What stop() gives the writer to drain the queue before it abandons a sink that does not take it.
 inline constexpr std::chrono::milliseconds kStopTimeout{2000};
 
@@ -46,7 +50,7 @@ class AuditLog {
   AuditLog& operator=(const AuditLog&) = delete;
 
   // The hot path, any thread: formats the line here, then a short lock to queue it. No system call
-  // (except waking an idle writer, at most once per batch), no allocation beyond the line itself.
+  // (except waking a writer that has been idle for kBatchInterval), no allocation beyond the line.
   void write(const AuditRecord& record);
 
   // SIGHUP, for logrotate: the writer opens the path again before its next batch, so every record
