@@ -19,6 +19,7 @@
 #include <optional>
 #include <thread>
 #include <utility>
+#include <vector>
 
 #include "limits/hiredis_asio.h"
 #include "log.h"
@@ -236,9 +237,13 @@ class RedisRateLimiter::Connection {
       connection_lost("could not connect to " + options_.url.to_string() + " within " +
                       milliseconds(options_.connect_timeout));
     });
+    addresses_.clear();
     boost::system::error_code not_literal;
     const auto address = boost::asio::ip::make_address(options_.url.host, not_literal);
-    if (!not_literal) return connect_to(address.to_string());
+    if (!not_literal) {
+      addresses_.push_back(address.to_string());
+      return connect_to(0);
+    }
     // A name is resolved off this thread (Asio's resolver thread), so the timers here keep running.
     resolver_.async_resolve(options_.url.host, std::to_string(options_.url.port),
                             [this, attempt](boost::system::error_code ec,
@@ -246,18 +251,22 @@ class RedisRateLimiter::Connection {
                               if (stopping_ || attempt != attempt_ || state_ != State::kConnecting) return;
                               if (ec || results.empty())
                                 return connection_lost("cannot resolve " + options_.url.host + ": " + ec.message());
-                              connect_to(results.begin()->endpoint().address().to_string());
+                              for (const auto& entry : results) addresses_.push_back(entry.endpoint().address().to_string());
+                              connect_to(0);
                             });
   }
 
   // hiredis connects without blocking when given an address (no name lookup); its setup commands queue
-  // behind the connect, and so do calls made before they are answered.
-  void connect_to(const std::string& address) {
-    redisAsyncContext* context = redisAsyncConnect(address.c_str(), options_.url.port);
+  // behind the connect, and so do calls made before they are answered. A name's addresses are tried in
+  // turn ("localhost" may be ::1 first while Redis listens on 127.0.0.1 only), all within connect_timeout.
+  void connect_to(std::size_t index) {
+    address_index_ = index;
+    redisAsyncContext* context = redisAsyncConnect(addresses_[index].c_str(), options_.url.port);
     if (context == nullptr) return connection_lost("out of memory");
     if (context->err != 0) {
       std::string reason = "cannot connect to " + options_.url.to_string() + ": " + context_error(context);
       redisAsyncFree(context);
+      if (index + 1 < addresses_.size()) return connect_to(index + 1);
       return connection_lost(std::move(reason));
     }
     context->data = this;
@@ -289,8 +298,14 @@ class RedisRateLimiter::Connection {
   static void on_connect(const redisAsyncContext* context, int status) {
     auto* self = static_cast<Connection*>(context->data);
     if (status == REDIS_OK || context != self->context_) return;
-    // hiredis frees the context after this returns.
+    // hiredis frees the context after this returns: the next address gets a context of its own after that.
     self->context_ = nullptr;
+    if (self->state_ == State::kConnecting && self->address_index_ + 1 < self->addresses_.size()) {
+      boost::asio::post(self->io_, [self, attempt = self->attempt_, next = self->address_index_ + 1] {
+        if (!self->stopping_ && attempt == self->attempt_ && self->state_ == State::kConnecting) self->connect_to(next);
+      });
+      return;
+    }
     self->connection_lost("cannot connect to " + self->options_.url.to_string() + ": " + context_error(context));
   }
 
@@ -431,6 +446,8 @@ class RedisRateLimiter::Connection {
   State state_ = State::kDown;
   redisAsyncContext* context_ = nullptr;
   std::uint64_t attempt_ = 0;
+  std::vector<std::string> addresses_;  // of the current attempt
+  std::size_t address_index_ = 0;
   int setup_replies_pending_ = 0;
   std::map<std::uint64_t, Call> in_flight_;  // by id: the oldest first
   std::uint64_t next_id_ = 1;
