@@ -47,18 +47,22 @@ Decision InProcessRateLimiter::take(std::string_view client_id, Rate rate) {
 }
 
 void InProcessRateLimiter::make_room(Shard& shard, std::chrono::steady_clock::time_point now) const {
-  // A bucket that has refilled to its burst decides exactly as a new one would: forgetting it changes nothing.
-  const auto erased = std::erase_if(shard.buckets, [now](const auto& entry) {
-    const TokenBucket& b = entry.second;
+  // One pass: a bucket that has refilled to its burst decides exactly as a new one would, so forgetting it
+  // changes nothing; if none has, the one idle longest is closest to full and forgetting it gives away least.
+  bool erased = false;
+  auto oldest = shard.buckets.end();
+  for (auto it = shard.buckets.begin(); it != shard.buckets.end();) {
+    const TokenBucket& b = it->second;
     const double refilled = b.tokens + std::max(0.0, seconds_between(b.updated, now)) * b.rate.per_second;
-    return refilled >= static_cast<double>(b.rate.burst) - kTokenSlack;
-  });
-  if (erased > 0) return;
-  // Every bucket is in use: the one idle longest is closest to full, so forgetting it gives away the least.
-  const auto oldest = std::min_element(shard.buckets.begin(), shard.buckets.end(), [](const auto& a, const auto& b) {
-    return a.second.updated < b.second.updated;
-  });
-  if (oldest != shard.buckets.end()) shard.buckets.erase(oldest);
+    if (refilled >= static_cast<double>(b.rate.burst) - kTokenSlack) {
+      it = shard.buckets.erase(it);
+      erased = true;
+      continue;
+    }
+    if (oldest == shard.buckets.end() || b.updated < oldest->second.updated) oldest = it;
+    ++it;
+  }
+  if (!erased && oldest != shard.buckets.end()) shard.buckets.erase(oldest);
 }
 
 std::size_t InProcessRateLimiter::size() const {

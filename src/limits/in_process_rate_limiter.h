@@ -2,7 +2,9 @@
 // Token buckets in this process's memory: one replica's view, exact and fast. Several I/O threads share it
 // through a map split into shards, each behind its own small mutex held only for a lookup and a few
 // arithmetic operations. The map is bounded: when a shard is full, buckets that have refilled completely
-// (equal to having no bucket) go first, then the one idle longest.
+// (equal to having no bucket) go first, then the one idle longest. Making room scans one shard (at most
+// max_buckets / 64 entries, a few µs): amortized away when one-off clients refill, paid per new bucket only
+// when more than max_buckets clients are all mid-bucket at once.
 
 #include <array>
 #include <chrono>
