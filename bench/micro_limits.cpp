@@ -4,7 +4,6 @@
 #include <benchmark/benchmark.h>
 
 #include <boost/asio/io_context.hpp>
-
 #include <string>
 #include <vector>
 
@@ -29,7 +28,8 @@ void BM_InProcessAdmit(benchmark::State& state) {
   InProcessRateLimiter& limiter = shared_limiter();
   int admitted = 0;
   for (auto _ : state) {
-    limiter.admit("client-a", kAlwaysAdmits, executor, [&](Decision d) { admitted += d.kind == Decision::Kind::kAdmitted; });
+    limiter.admit("client-a", kAlwaysAdmits, executor,
+                  [&](Decision d) { admitted += d.kind == Decision::Kind::kAdmitted; });
   }
   benchmark::DoNotOptimize(admitted);
 }

@@ -3,7 +3,6 @@
 #include <hiredis/async.h>
 
 #include <boost/asio/posix/stream_descriptor.hpp>
-
 #include <memory>
 
 namespace macp::limits {

@@ -41,7 +41,8 @@ Decision InProcessRateLimiter::take(std::string_view client_id, Rate rate) {
   auto found = shard.buckets.find(client_id);
   if (found == shard.buckets.end()) {
     if (shard.buckets.size() >= max_per_shard_) make_room(shard, now);
-    found = shard.buckets.emplace(std::string(client_id), TokenBucket{static_cast<double>(rate.burst), now, rate}).first;
+    found =
+        shard.buckets.emplace(std::string(client_id), TokenBucket{static_cast<double>(rate.burst), now, rate}).first;
   }
   return take_token(found->second, rate, now);
 }

@@ -4,7 +4,6 @@
 // looks like on the wire (http).
 
 #include <boost/asio/any_io_executor.hpp>
-
 #include <cstdint>
 #include <functional>
 #include <string_view>
@@ -13,7 +12,7 @@ namespace macp::limits {
 
 // A bucket holds at most `burst` tokens and gains `per_second` tokens a second; one request takes one.
 struct Rate {
-  double per_second = 1;  // finite, > 0
+  double per_second = 1;   // finite, > 0
   std::int64_t burst = 1;  // >= 1
 };
 

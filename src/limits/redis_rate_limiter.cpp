@@ -4,15 +4,14 @@
 #include <hiredis/hiredis.h>
 #include <openssl/evp.h>
 
+#include <array>
+#include <atomic>
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/address.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
-
-#include <array>
-#include <atomic>
 #include <charconv>
 #include <cstdint>
 #include <map>
@@ -175,16 +174,16 @@ class RedisRateLimiter::Connection {
       return redisAsyncCommandArgv(context_, &Connection::on_reply, privdata, 1, argv, nullptr) == REDIS_OK;
     }
     const std::string_view script_or_sha = call.sent_script ? kTokenBucketScript : std::string_view(script_sha_);
-    const std::array<std::string_view, 6> args{call.sent_script ? "EVAL" : "EVALSHA", script_or_sha, "1",
-                                               call.key, call.per_second, call.burst};
+    const std::array<std::string_view, 6> args{
+        call.sent_script ? "EVAL" : "EVALSHA", script_or_sha, "1", call.key, call.per_second, call.burst};
     std::array<const char*, 6> argv{};
     std::array<std::size_t, 6> lengths{};
     for (std::size_t i = 0; i < args.size(); ++i) {
       argv[i] = args[i].data();
       lengths[i] = args[i].size();
     }
-    return redisAsyncCommandArgv(context_, &Connection::on_reply, privdata, static_cast<int>(args.size()),
-                                 argv.data(), lengths.data()) == REDIS_OK;
+    return redisAsyncCommandArgv(context_, &Connection::on_reply, privdata, static_cast<int>(args.size()), argv.data(),
+                                 lengths.data()) == REDIS_OK;
   }
 
   static void on_reply(redisAsyncContext* context, void* raw_reply, void* privdata) {
@@ -245,15 +244,15 @@ class RedisRateLimiter::Connection {
       return connect_to(0);
     }
     // A name is resolved off this thread (Asio's resolver thread), so the timers here keep running.
-    resolver_.async_resolve(options_.url.host, std::to_string(options_.url.port),
-                            [this, attempt](boost::system::error_code ec,
-                                            const boost::asio::ip::tcp::resolver::results_type& results) {
-                              if (stopping_ || attempt != attempt_ || state_ != State::kConnecting) return;
-                              if (ec || results.empty())
-                                return connection_lost("cannot resolve " + options_.url.host + ": " + ec.message());
-                              for (const auto& entry : results) addresses_.push_back(entry.endpoint().address().to_string());
-                              connect_to(0);
-                            });
+    resolver_.async_resolve(
+        options_.url.host, std::to_string(options_.url.port),
+        [this, attempt](boost::system::error_code ec, const boost::asio::ip::tcp::resolver::results_type& results) {
+          if (stopping_ || attempt != attempt_ || state_ != State::kConnecting) return;
+          if (ec || results.empty())
+            return connection_lost("cannot resolve " + options_.url.host + ": " + ec.message());
+          for (const auto& entry : results) addresses_.push_back(entry.endpoint().address().to_string());
+          connect_to(0);
+        });
   }
 
   // hiredis connects without blocking when given an address (no name lookup); its setup commands queue
@@ -291,7 +290,8 @@ class RedisRateLimiter::Connection {
     auto* self = static_cast<Connection*>(context->data);
     const auto* reply = static_cast<const redisReply*>(raw_reply);
     if (context != self->context_ || reply == nullptr) return;  // a dropped connection: its callbacks say why
-    if (reply->type == REDIS_REPLY_ERROR) return self->connection_lost("setting up the connection: " + describe_reply(*reply));
+    if (reply->type == REDIS_REPLY_ERROR)
+      return self->connection_lost("setting up the connection: " + describe_reply(*reply));
     if (--self->setup_replies_pending_ == 0) self->connected();
   }
 

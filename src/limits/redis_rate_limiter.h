@@ -43,8 +43,8 @@ struct RedisLimiterOptions {
   std::size_t max_in_flight = 4096;
   std::string key_prefix = "macp:auth:rate:";
   std::chrono::seconds log_interval{60};
-  std::function<void()> on_redis_error;            // each failed call: the metrics counter
-  std::function<void(std::string_view)> log;       // default: a "[auth-service] …" line on stderr
+  std::function<void()> on_redis_error;       // each failed call: the metrics counter
+  std::function<void(std::string_view)> log;  // default: a "[auth-service] …" line on stderr
 };
 
 class RedisRateLimiter final : public RateLimiter {

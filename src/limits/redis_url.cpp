@@ -1,8 +1,7 @@
 #include "limits/redis_url.h"
 
-#include <boost/asio/ip/address_v6.hpp>
-
 #include <algorithm>
+#include <boost/asio/ip/address_v6.hpp>
 #include <charconv>
 #include <optional>
 
@@ -22,7 +21,8 @@ std::string bad_url(std::string_view text, std::string_view why) {
 }
 
 std::optional<std::int64_t> parse_digits(std::string_view text, std::int64_t min, std::int64_t max) {
-  if (text.empty() || text.size() > 5 || !std::all_of(text.begin(), text.end(), [](char c) { return c >= '0' && c <= '9'; }))
+  if (text.empty() || text.size() > 5 ||
+      !std::all_of(text.begin(), text.end(), [](char c) { return c >= '0' && c <= '9'; }))
     return std::nullopt;
   std::int64_t value = 0;
   std::from_chars(text.data(), text.data() + text.size(), value);
@@ -102,7 +102,8 @@ Result<RedisUrl> parse_redis_url(std::string_view text) {
 Result<OnRedisFailure> parse_on_redis_failure(std::string_view text) {
   if (text == "open") return OnRedisFailure::kOpen;
   if (text == "closed") return OnRedisFailure::kClosed;
-  return fail("MACP_AUTH_RATE_LIMIT_ON_REDIS_FAILURE=\"" + std::string(text) + "\" is invalid: expected open or closed");
+  return fail("MACP_AUTH_RATE_LIMIT_ON_REDIS_FAILURE=\"" + std::string(text) +
+              "\" is invalid: expected open or closed");
 }
 
 std::string_view to_string(OnRedisFailure mode) { return mode == OnRedisFailure::kOpen ? "open" : "closed"; }

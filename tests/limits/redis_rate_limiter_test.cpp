@@ -2,15 +2,16 @@
 // restarted in both failure modes, Redis stopped (SIGSTOP) while calls are in flight. A test that cannot start
 // redis-server fails; it does not skip.
 
+#include "limits/redis_rate_limiter.h"
+
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <atomic>
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
-
-#include <algorithm>
-#include <atomic>
 #include <chrono>
 #include <functional>
 #include <future>
@@ -22,7 +23,6 @@
 #include <vector>
 
 #include "limits/in_process_rate_limiter.h"
-#include "limits/redis_rate_limiter.h"
 #include "redis_server.h"
 
 namespace macp::limits {
@@ -34,7 +34,7 @@ using testing::RedisServer;
 using SteadyTime = std::chrono::steady_clock::time_point;
 
 constexpr auto kCommandTimeout = 250ms;
-constexpr auto kRecovery = 5s;  // SPEC §9: back within 5 s of Redis returning
+constexpr auto kRecovery = 5s;   // SPEC §9: back within 5 s of Redis returning
 constexpr auto kPatience = 10s;  // far above any honest wait
 
 // An io_context on a thread of its own: where completions run, as on one of the service's I/O threads.
@@ -129,7 +129,8 @@ class RedisLimiterTest : public ::testing::Test {
     EXPECT_EQ(why, "");
     const auto restarted = std::chrono::steady_clock::now();
     EXPECT_TRUE(eventually([&] { return limiter.healthy() && enforces(limiter); }));
-    const auto recovery = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - restarted);
+    const auto recovery =
+        std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - restarted);
     EXPECT_LE(recovery, kRecovery);
     EXPECT_EQ(log_lines_containing("rate limiter: redis available again"), 1U);
     return recovery;
@@ -309,8 +310,8 @@ TEST_F(RedisLimiterTest, AStoppedRedisNeitherHangsCallsNorBlocksTheCallersThread
   ASSERT_EQ(took.size(), static_cast<std::size_t>(kCalls + 10));
   EXPECT_EQ(unavailable, kCalls + 10);
   const auto slowest = *std::max_element(took.begin(), took.end());
-  std::cout << "stopped redis: slowest call " << std::chrono::duration<double, std::milli>(slowest).count()
-            << " ms; " << ticks << " ticks, the latest " << std::chrono::duration<double, std::milli>(worst_lateness).count()
+  std::cout << "stopped redis: slowest call " << std::chrono::duration<double, std::milli>(slowest).count() << " ms; "
+            << ticks << " ticks, the latest " << std::chrono::duration<double, std::milli>(worst_lateness).count()
             << " ms late\n";
   EXPECT_LE(slowest, kCommandTimeout + 100ms);
   EXPECT_LE(worst_lateness, 50ms);
@@ -377,13 +378,17 @@ TEST_F(RedisLimiterTest, LatencyPerAdmitOnLoopback) {
     std::vector<double> micros;
     std::function<void()> next = [&] {
       const auto issued = std::chrono::steady_clock::now();
-      measured.admit("latency-" + std::to_string(micros.size() % 50), Rate{1e6, 1'000'000}, io.get_executor(),
-                     [&, issued](Decision d) {
-                       EXPECT_EQ(d.kind, Kind::kAdmitted);
-                       micros.push_back(std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - issued).count());
-                       if (micros.size() < kSamples) boost::asio::post(io, next);
-                       else busy.reset();
-                     });
+      measured.admit(
+          "latency-" + std::to_string(micros.size() % 50), Rate{1e6, 1'000'000}, io.get_executor(),
+          [&, issued](Decision d) {
+            EXPECT_EQ(d.kind, Kind::kAdmitted);
+            micros.push_back(
+                std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - issued).count());
+            if (micros.size() < kSamples)
+              boost::asio::post(io, next);
+            else
+              busy.reset();
+          });
     };
     boost::asio::post(io, next);
     io.run_for(kPatience);

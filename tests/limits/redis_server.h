@@ -67,9 +67,9 @@ class RedisServer {
  private:
   std::string start_once() {
     const std::string port = std::to_string(port_);
-    std::vector<std::string> args{"redis-server", "--port",     port,      "--bind", "127.0.0.1", "--save", "",
-                                  "--appendonly", "no",         "--daemonize", "no", "--loglevel", "warning",
-                                  "--logfile",    "/dev/null"};
+    std::vector<std::string> args{"redis-server", "--port",     port,           "--bind",    "127.0.0.1",
+                                  "--save",       "",           "--appendonly", "no",        "--daemonize",
+                                  "no",           "--loglevel", "warning",      "--logfile", "/dev/null"};
     std::vector<char*> argv;
     for (auto& arg : args) argv.push_back(arg.data());
     argv.push_back(nullptr);

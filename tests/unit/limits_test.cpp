@@ -1,8 +1,7 @@
 #include <gtest/gtest.h>
 
-#include <boost/asio/io_context.hpp>
-
 #include <atomic>
+#include <boost/asio/io_context.hpp>
 #include <chrono>
 #include <optional>
 #include <string>
@@ -197,14 +196,32 @@ TEST(RedisUrlParse, AcceptsHostPortAndOptionalDatabase) {
 }
 
 TEST(RedisUrlParse, RefusesAnythingElseWithOneLineNamingTheVariable) {
-  for (const char* bad : {"", "localhost:6379", "http://localhost:6379", "rediss://localhost:6379",
-                          "redis://localhost", "redis://localhost:", "redis://:6379", "redis://localhost:0",
-                          "redis://localhost:65536", "redis://localhost:+1", "redis://localhost:6379/",
-                          "redis://localhost:6379/16", "redis://localhost:6379/-1", "redis://localhost:6379/1/2",
-                          "redis://localhost:6379?db=1", "redis://localhost:6379#x", "redis://local_host:6379",
-                          "redis://-bad:6379", "redis://bad-.example:6379", "redis://a..b:6379",
-                          "redis://[::1:6379", "redis://[nothex]:6379", "redis://::1:6379", "redis://localhost:6379 ",
-                          "REDIS://localhost:6379", "redis://localhost:99999999999999999999"}) {
+  for (const char* bad : {"",
+                          "localhost:6379",
+                          "http://localhost:6379",
+                          "rediss://localhost:6379",
+                          "redis://localhost",
+                          "redis://localhost:",
+                          "redis://:6379",
+                          "redis://localhost:0",
+                          "redis://localhost:65536",
+                          "redis://localhost:+1",
+                          "redis://localhost:6379/",
+                          "redis://localhost:6379/16",
+                          "redis://localhost:6379/-1",
+                          "redis://localhost:6379/1/2",
+                          "redis://localhost:6379?db=1",
+                          "redis://localhost:6379#x",
+                          "redis://local_host:6379",
+                          "redis://-bad:6379",
+                          "redis://bad-.example:6379",
+                          "redis://a..b:6379",
+                          "redis://[::1:6379",
+                          "redis://[nothex]:6379",
+                          "redis://::1:6379",
+                          "redis://localhost:6379 ",
+                          "REDIS://localhost:6379",
+                          "redis://localhost:99999999999999999999"}) {
     const auto url = parse_redis_url(bad);
     EXPECT_FALSE(url.ok()) << bad;
     if (!url.ok()) {
