@@ -314,8 +314,10 @@ TEST_F(RedisLimiterTest, AStoppedRedisNeitherHangsCallsNorBlocksTheCallersThread
             << ticks << " ticks, the latest " << std::chrono::duration<double, std::milli>(worst_lateness).count()
             << " ms late\n";
   EXPECT_LE(slowest, kCommandTimeout + 100ms);
-  EXPECT_LE(worst_lateness, 50ms);
-  EXPECT_GE(ticks, static_cast<int>(ran / kTick) * 8 / 10);
+  // A thread that waited on Redis would be late by a whole command timeout (250 ms) or for ever; the bound
+  // leaves room for the scheduler of a loaded machine (seen: up to 30 ms with builds running beside it).
+  EXPECT_LE(worst_lateness, 100ms);
+  EXPECT_GE(ticks, static_cast<int>(ran / kTick) * 6 / 10);
   EXPECT_FALSE(limiter->healthy());
 
   redis_.resume();
