@@ -195,6 +195,7 @@ TEST_F(RedisLimiterTest, ResolvesAHostNameAndTriesEachAddress) {
 }
 
 TEST_F(RedisLimiterTest, TwoReplicasOnOneRedisAdmitOneLimitTogether) {
+  boost::asio::io_context io;  // outlives the limiters, which post to it
   auto replica_a = make_limiter(OnRedisFailure::kClosed);
   auto replica_b = make_limiter(OnRedisFailure::kClosed);
   ASSERT_TRUE(eventually([&] { return replica_a->healthy() && replica_b->healthy(); }));
@@ -211,7 +212,6 @@ TEST_F(RedisLimiterTest, TwoReplicasOnOneRedisAdmitOneLimitTogether) {
   std::array<Load, 2> loads{Load{replica_a.get()}, Load{replica_b.get()}};
   std::atomic<bool> stop{false};
   std::atomic<int> outstanding{0};
-  boost::asio::io_context io;
   std::function<void(Load*)> issue = [&](Load* load) {
     ++outstanding;
     load->limiter->admit("shared-client", rate, io.get_executor(), [&, load](Decision d) {
@@ -265,6 +265,7 @@ TEST_F(RedisLimiterTest, KilledAndRestartedWhenClosedIsUnavailableDuringTheOutag
 }
 
 TEST_F(RedisLimiterTest, AStoppedRedisNeitherHangsCallsNorBlocksTheCallersThread) {
+  boost::asio::io_context io;  // outlives the limiter, which posts to it
   auto limiter = make_limiter(OnRedisFailure::kClosed);
   ASSERT_TRUE(eventually([&] { return limiter->healthy(); }));
   ASSERT_TRUE(enforces(*limiter));
@@ -272,7 +273,6 @@ TEST_F(RedisLimiterTest, AStoppedRedisNeitherHangsCallsNorBlocksTheCallersThread
 
   // The callers' thread: a timer ticks every 10 ms beside 100 calls in flight; if anything blocked this
   // thread, a tick would come late.
-  boost::asio::io_context io;
   constexpr auto kTick = 10ms;
   constexpr int kCalls = 100;
   std::chrono::nanoseconds worst_lateness{0};
@@ -370,12 +370,14 @@ TEST(RedisLimiterWithoutRedis, StartsAndAnswersAtOnceInBothModes) {
 // Not a check of behaviour but a measurement (docs/performance.md): what a Redis round trip adds per admit,
 // measured from admit() to the completion on the caller's thread, as the service will see it.
 TEST_F(RedisLimiterTest, LatencyPerAdmitOnLoopback) {
+  // The callers' contexts outlive the limiter: its thread may still be leaving post() when a completion runs.
+  std::vector<std::unique_ptr<boost::asio::io_context>> ios;
   auto limiter = make_limiter(OnRedisFailure::kClosed);
   ASSERT_TRUE(eventually([&] { return limiter->healthy(); }));
   InProcessRateLimiter in_process;
   constexpr int kSamples = 5000;
   const auto measure = [&](RateLimiter& measured) {
-    boost::asio::io_context io;
+    boost::asio::io_context& io = *ios.emplace_back(std::make_unique<boost::asio::io_context>());
     auto busy = boost::asio::make_work_guard(io);  // while a call is in the limiter, io has nothing of its own
     std::vector<double> micros;
     std::function<void()> next = [&] {
