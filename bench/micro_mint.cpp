@@ -1,6 +1,8 @@
 // POST /tokens without the socket: parse + validate the seed body, serialize the claims, the whole mint.
 #include <benchmark/benchmark.h>
 
+#include <string>
+
 #include "bench_keys.h"
 #include "config/config.h"
 #include "mint/mint.h"
@@ -50,5 +52,19 @@ void BM_Mint(benchmark::State& state) {
   }
 }
 BENCHMARK(BM_Mint)->ArgName("es256")->Arg(0)->Arg(1);
+
+// A 100 KiB body of numbers in an unknown scope: plain ones, or ones that overflow a double (parsed twice).
+void BM_ParseNumberBody(benchmark::State& state) {
+  const std::string number = state.range(0) == 0 ? "12345" : "1e999";
+  std::string body = R"({"sender":"a","scopes":{"x":[)" + number;
+  while (body.size() < std::size_t{100} * 1024) body += "," + number;
+  body += "]}}";
+  const macp::mint::TtlPolicy ttl{300, 3600};
+  for (auto _ : state) {
+    auto request = macp::mint::parse_mint_request(body, ttl);
+    benchmark::DoNotOptimize(request);
+  }
+}
+BENCHMARK(BM_ParseNumberBody)->ArgName("overflow")->Arg(0)->Arg(1)->Unit(benchmark::kMicrosecond);
 
 }  // namespace

@@ -15,10 +15,12 @@ void BM_RouterGet(benchmark::State& state) {
   const auto& keys = macp::bench::pinned_key_set(macp::jose::Alg::RS256);
   // The router shares ownership; the benchmark key set lives for the whole run.
   const std::shared_ptr<const macp::keys::KeySet> shared(&keys, [](const macp::keys::KeySet*) {});
-  const macp::http::Router router(macp::mint::Minter(macp::config::Config{}), shared, [] { return std::int64_t{1713800000}; });
+  const macp::http::Router router(macp::mint::Minter(macp::config::Config{}), shared,
+                                  [] { return std::int64_t{1713800000}; });
   macp::http::Request req{bhttp::verb::get, state.range(0) == 0 ? "/healthz" : "/.well-known/jwks.json", 11};
+  const macp::http::RequestContext context{{}, "bench", {}};
   for (auto _ : state) {
-    auto res = router.handle(req);
+    auto res = router.handle(context, req);
     benchmark::DoNotOptimize(res);
   }
 }

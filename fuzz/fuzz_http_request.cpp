@@ -1,10 +1,10 @@
-// Raw bytes from a socket -> the session's RequestReader (Beast's parser, the server's limits and checks) -> the
-// router, for as many pipelined requests as the bytes hold, delivered in pieces as a socket might.
-
-#include <boost/asio/buffer.hpp>
-#include <boost/beast/http/write.hpp>
+// Raw bytes from a socket -> the session's RequestReader (Beast's parser, the limits, the header policy) -> the
+// route table -> the response writer, for as many pipelined requests as the bytes hold, delivered in pieces as a
+// socket might.
 
 #include <algorithm>
+#include <boost/asio/buffer.hpp>
+#include <boost/beast/http/write.hpp>
 #include <cstddef>
 #include <cstdint>
 #include <sstream>
@@ -12,19 +12,27 @@
 #include <string_view>
 
 #include "fuzz_support.h"
+#include "http/limits.h"
+#include "http/request_context.h"
+#include "http/request_reader.h"
+#include "http/response_writer.h"
 #include "http/router.h"
-#include "http/server.h"
 
 using namespace macp;
 
 namespace {
 
-void serialize(const http::Response& response) {
+void serialize(const http::Response& response, const http::Request* request) {
   MACP_FUZZ_CHECK(response.result_int() < 500);  // 500 means a signing failure; 503 only comes from the cap
-  std::ostringstream beast_wire;
-  beast_wire << response;
+  http::RequestId id;
+  id.assign(request);
+  MACP_FUZZ_CHECK(http::is_acceptable_request_id(id.view()));
   std::string wire;
-  http::append_response(response, wire);
+  http::append_response(response, id.view(), wire);
+  http::Response with_id = response;
+  with_id.set("X-Request-Id", id.view());
+  std::ostringstream beast_wire;
+  beast_wire << with_id;
   MACP_FUZZ_CHECK(wire == beast_wire.str());  // the session's serializer writes what Beast's would
 }
 
@@ -55,8 +63,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   static const http::Limits limits;
   if (size == 0) return 0;
   // The first byte picks how the rest arrives: in pieces of 1 to 256 bytes, as a socket might deliver it.
-  Connection conn{std::string_view(reinterpret_cast<const char*>(data) + 1, size - 1),
-                  static_cast<std::size_t>(data[0]) + 1, {}};
+  Connection conn{
+      std::string_view(reinterpret_cast<const char*>(data) + 1, size - 1), static_cast<std::size_t>(data[0]) + 1, {}};
 
   http::RequestReader reader(limits);
   for (int request = 0; request < 64; ++request) {
@@ -69,12 +77,16 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
       step = reader.parse(conn.buffer);
     }
     if (step == http::RequestReader::Step::kFailed) {
-      if (const auto answer = reader.answer()) serialize(http::Router::error(*answer, reader.answer_version(), false));
+      if (const auto answer = reader.answer()) {
+        serialize(http::error_response(*answer, reader.answer_version(), false), reader.header());
+      }
       return 0;  // the session closes the connection after this answer
     }
     MACP_FUZZ_CHECK(reader.request().body().size() <= limits.max_body_bytes);
-    const http::Response response = router.handle(reader.request());
-    serialize(response);
+    const http::RequestContext context{{}, "fuzz", {}};
+    const http::Response response = router.handle(context, reader.request());
+    serialize(response, &reader.request());
+    reader.release();
     if (!response.keep_alive()) return 0;
   }
   return 0;

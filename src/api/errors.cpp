@@ -2,6 +2,8 @@
 
 #include <array>
 
+#include "json/strict_json.h"
+
 namespace macp::api {
 namespace {
 
@@ -18,6 +20,8 @@ constexpr std::array kErrors{
     MACP_ERROR(400, "scopes.allowed_modes must be an array of strings"),
     MACP_ERROR(400, "scopes.max_open_sessions must be a non-negative integer no larger than 9007199254740991"),
     MACP_ERROR(400, "ttl_seconds must be a positive number"),
+    MACP_ERROR(401, "unauthorized"),
+    MACP_ERROR(403, "forbidden: <field> not allowed for this client"),
     MACP_ERROR(400, "malformed HTTP request"),
     MACP_ERROR(404, "not found"),
     MACP_ERROR(405, "method not allowed"),
@@ -36,5 +40,19 @@ static_assert(kErrors.size() == static_cast<std::size_t>(ApiError::kInternal) + 
 }  // namespace
 
 const ErrorInfo& describe(ApiError error) { return kErrors[static_cast<std::size_t>(error)]; }
+
+std::string message_with_field(ApiError error, std::string_view field) {
+  std::string message(describe(error).message);
+  const auto at = message.find(kFieldPlaceholder);
+  if (at != std::string::npos) message.replace(at, kFieldPlaceholder.size(), field);
+  return message;
+}
+
+std::string body_with_field(ApiError error, std::string_view field) {
+  std::string body = "{\"error\":";
+  json::append_string_literal(body, message_with_field(error, field));
+  body += '}';
+  return body;
+}
 
 }  // namespace macp::api

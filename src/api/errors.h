@@ -17,6 +17,8 @@ enum class ApiError {
   kScopeAllowedModes,
   kScopeMaxOpenSessions,
   kTtlNotPositive,
+  kUnauthorized,
+  kForbidden,  // a template: its message holds kFieldPlaceholder
   kBadRequest,
   kNotFound,
   kMethodNotAllowed,
@@ -35,5 +37,13 @@ struct ErrorInfo {
 };
 
 const ErrorInfo& describe(ApiError error);
+
+// A row whose message holds this placeholder is answered with the field put in its place.
+inline constexpr std::string_view kFieldPlaceholder = "<field>";
+
+// describe(error).message and .body with `field` in place of kFieldPlaceholder; the body is real JSON
+// whatever the field holds (a caller's scope name is any string).
+std::string message_with_field(ApiError error, std::string_view field);
+std::string body_with_field(ApiError error, std::string_view field);
 
 }  // namespace macp::api

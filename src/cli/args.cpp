@@ -10,6 +10,12 @@ std::optional<std::string> ParsedArgs::get(std::string_view name) const {
   return it->second;
 }
 
+std::vector<std::string> ParsedArgs::all(std::string_view name) const {
+  const auto it = repeated.find(name);
+  if (it == repeated.end()) return {};
+  return it->second;
+}
+
 Result<ParsedArgs> parse_args(std::span<const std::string_view> args, std::span<const OptionSpec> specs) {
   ParsedArgs parsed;
   bool options_ended = false;
@@ -23,19 +29,12 @@ Result<ParsedArgs> parse_args(std::span<const std::string_view> args, std::span<
       options_ended = true;
       continue;
     }
-    if (arg == "--help" || arg == "-h") {
-      parsed.help = true;
-      continue;
-    }
-    if (arg == "--version") {
-      parsed.version = true;
-      continue;
-    }
+    if (arg == "--help" || arg == "-h" || arg == "--version") continue;
     const auto eq = arg.find('=');
     const std::string_view name = arg.substr(0, eq);
     const auto spec = std::find_if(specs.begin(), specs.end(), [&](const OptionSpec& s) { return s.name == name; });
     if (spec == specs.end() || !name.starts_with("--")) return fail("unknown option " + std::string(name));
-    if (parsed.has(name)) return fail("option " + std::string(name) + " is given twice");
+    if (parsed.has(name) && !spec->repeatable) return fail("option " + std::string(name) + " is given twice");
 
     std::string value;
     if (spec->value_name.empty()) {
@@ -47,6 +46,7 @@ Result<ParsedArgs> parse_args(std::span<const std::string_view> args, std::span<
     } else {
       return fail("option " + std::string(name) + " needs a value (" + std::string(spec->value_name) + ")");
     }
+    if (spec->repeatable) parsed.repeated[std::string(name)].push_back(value);
     parsed.options.emplace(std::string(name), std::move(value));
   }
   return parsed;

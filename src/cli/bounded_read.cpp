@@ -1,35 +1,61 @@
 #include "cli/bounded_read.h"
 
+#include <fcntl.h>
+#include <unistd.h>
+
 #include <cerrno>
-#include <fstream>
+#include <cstddef>
 #include <istream>
 #include <system_error>
 
-#include "jose/openssl.h"
+#include "wiping_allocator.h"
 
 namespace macp::cli {
+namespace {
+
+// Reads into wiped storage, so no buffer left behind by growth keeps a piece of a key; the caller gets one
+// exact copy. `read_some(buffer, size)` returns the bytes read, 0 at the end, or -1 on an error.
+template <class ReadSome>
+Result<std::string> read_bounded(ReadSome read_some, std::size_t max_bytes) {
+  constexpr std::size_t kChunk = 4096;
+  WipedString text;
+  for (;;) {
+    const std::size_t used = text.size();
+    text.resize(used + kChunk);
+    const std::ptrdiff_t n = read_some(text.data() + used, kChunk);
+    text.resize(used + static_cast<std::size_t>(n > 0 ? n : 0));
+    if (n < 0) return fail("could not read the input");
+    if (n == 0) return std::string(text.data(), text.size());
+    if (text.size() > max_bytes) return fail("the input is larger than " + std::to_string(max_bytes) + " bytes");
+  }
+}
+
+}  // namespace
 
 Result<std::string> read_stream_bounded(std::istream& in, std::size_t max_bytes) {
-  std::string text;
-  char chunk[4096];
-  while (in.read(chunk, sizeof chunk) || in.gcount() > 0) {
-    text.append(chunk, static_cast<std::size_t>(in.gcount()));
-    if (text.size() > max_bytes) {
-      jose::cleanse(text);
-      return fail("the input is larger than " + std::to_string(max_bytes) + " bytes");
-    }
-  }
-  if (in.bad()) {
-    jose::cleanse(text);
-    return fail("could not read the input");
-  }
-  return text;
+  return read_bounded(
+      [&in](char* buffer, std::size_t size) -> std::ptrdiff_t {
+        in.read(buffer, static_cast<std::streamsize>(size));
+        if (in.gcount() > 0) return in.gcount();
+        return in.bad() ? -1 : 0;
+      },
+      max_bytes);
 }
 
 Result<std::string> read_file_bounded(const std::string& path, std::size_t max_bytes) {
-  std::ifstream file(path, std::ios::binary);
-  if (!file) return fail(path + ": " + std::generic_category().message(errno));
-  auto text = read_stream_bounded(file, max_bytes);
+  // Straight into wiped storage: std::ifstream would keep a copy of the file in a buffer of its own.
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return fail(path + ": " + std::generic_category().message(errno));
+  auto text = read_bounded(
+      [fd](char* buffer, std::size_t size) -> std::ptrdiff_t {
+        ssize_t n = 0;
+        do {
+          n = ::read(fd, buffer, size);
+        } while (n < 0 && errno == EINTR);
+        return n;
+      },
+      max_bytes);
+  ::close(fd);
   if (!text) return fail(path + ": " + text.error());
   return text;
 }

@@ -15,8 +15,8 @@ namespace {
 constexpr std::string_view kProgram = "macp-auth-service";
 
 std::span<const Command* const> commands() {
-  static const std::array<const Command*, 5> kCommands{&serve_command(), &keygen_command(), &jwks_command(),
-                                                       &verify_command(), &healthcheck_command()};
+  static const std::array<const Command*, 7> kCommands{&serve_command(), &keygen_command(), &keys_command(), &jwks_command(),
+                                                       &verify_command(), &healthcheck_command(), &clients_command()};
   return kCommands;
 }
 
@@ -41,6 +41,9 @@ void print_overview(std::ostream& out) {
 }
 
 int run_command(const Command& command, std::span<const std::string_view> args, const Io& io) {
+  if (!args.empty()) {
+    if (const Command* verb = find_verb(command, args.front())) return run_command(*verb, args.subspan(1), io);
+  }
   auto parsed = parse_args(args, command.options);
   // --help and --version answer even on an otherwise wrong command line.
   for (const std::string_view arg : args) {
@@ -77,7 +80,24 @@ void print_help(const Command& command, std::ostream& out) {
   }
   option_line("-h, --help", "print this help and exit");
   option_line("--version", "print the version and exit");
+  if (!command.verbs.empty()) {
+    out << "\nverbs:\n";
+    for (const Command* verb : command.verbs) {
+      out << "  " << std::left << std::setw(13) << verb->name.substr(command.name.size() + 1) << verb->summary << '\n';
+    }
+  }
   if (!command.details.empty()) out << '\n' << command.details;
+}
+
+const Command* find_verb(const Command& command, std::string_view word) {
+  for (const Command* verb : command.verbs) {
+    const std::string_view name = verb->name;
+    if (name.size() == command.name.size() + 1 + word.size() && name.starts_with(command.name) &&
+        name[command.name.size()] == ' ' && name.ends_with(word)) {
+      return verb;
+    }
+  }
+  return nullptr;
 }
 
 int usage_error(const Command& command, const Io& io, std::string_view message) {
@@ -125,7 +145,8 @@ int run(std::span<const std::string_view> args, const Io& io) {
   if (first == "--help" || first == "-h" || first == "help") {
     if (first == "help" && args.size() > 1) {
       if (const Command* command = find_command(args[1])) {
-        print_help(*command, io.out);
+        const Command* verb = args.size() > 2 ? find_verb(*command, args[2]) : nullptr;
+        print_help(verb != nullptr ? *verb : *command, io.out);
         return kExitOk;
       }
     }

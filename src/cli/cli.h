@@ -1,11 +1,12 @@
 #pragma once
-// The binary's command line: `macp-auth-service [serve|keygen|jwks|verify|healthcheck] [options]`.
+// The binary's command line: `macp-auth-service [serve|keygen|keys|jwks|verify|healthcheck] [options]`.
 // No command runs the service, as the binary always has.
 
 #include <iosfwd>
 #include <span>
 #include <string_view>
 
+#include "clock.h"
 #include "config/config.h"
 
 namespace macp::cli {
@@ -20,7 +21,8 @@ struct Io {
   std::ostream& out;
   std::ostream& err;
   config::EnvLookup env;
-  bool in_is_terminal = false;  // reading a key from an interactive stdin would just hang
+  bool in_is_terminal = false;       // reading a key from an interactive stdin would just hang
+  Clock now = system_clock_seconds;  // the key schedule's clock (`keys`), fixed in tests
 };
 
 Io standard_io();

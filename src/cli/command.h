@@ -1,5 +1,6 @@
 #pragma once
-// One subcommand: its name, its help, the options it accepts, and what it does.
+// One subcommand: its name, its help, the options it accepts, and what it does. A command may instead
+// have verbs (`keys rotate`), each a Command of its own named "<command> <verb>".
 
 #include <span>
 #include <string>
@@ -19,15 +20,21 @@ struct Command {
   std::span<const OptionSpec> options;
   std::string_view details;  // the rest of --help: defaults, behaviour, exit codes
   int (*run)(const Command& self, const ParsedArgs& args, const Io& io);
+  std::span<const Command* const> verbs{};  // when not empty, `run` answers a missing or unknown verb
 };
 
 const Command& serve_command();
 const Command& keygen_command();
+const Command& keys_command();
 const Command& jwks_command();
 const Command& verify_command();
 const Command& healthcheck_command();
+const Command& clients_command();
 
 void print_help(const Command& command, std::ostream& out);
+
+// The verb of `command` named `word` ("rotate" for "keys rotate"), or null.
+const Command* find_verb(const Command& command, std::string_view word);
 
 // Prints "macp-auth-service <command>: <message>" and the usage line on stderr; returns kExitUsage.
 int usage_error(const Command& command, const Io& io, std::string_view message);

@@ -26,9 +26,8 @@ constexpr std::array<OptionVariable, 2> kVariables{{
 // Where the service listens, seen from this machine: a wildcard address means loopback.
 std::string local_host(const std::string& bind_addr) {
   if (bind_addr == "0.0.0.0") return "127.0.0.1";
-  if (bind_addr == "::") return "[::1]";
-  if (bind_addr.find(':') != std::string::npos) return "[" + bind_addr + "]";
-  return bind_addr;
+  if (bind_addr == "::") return http::url_host("::1");
+  return http::url_host(bind_addr);
 }
 
 int healthcheck(const Command& self, const ParsedArgs& args, const Io& io) {

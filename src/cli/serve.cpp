@@ -15,7 +15,9 @@
 #include <vector>
 
 #include "cli/command.h"
+#include "http/client.h"
 #include "http/io_threads.h"
+#include "http/limits.h"
 #include "http/router.h"
 #include "http/server.h"
 #include "jose/openssl.h"
@@ -26,10 +28,10 @@
 namespace macp::cli {
 namespace {
 
-std::string url_host(const std::string& bind_addr) {
+// The host the start-up lines name: SPEC.md §5 prints localhost for loopback and the wildcards.
+std::string advertised_host(const std::string& bind_addr) {
   if (bind_addr == "127.0.0.1" || bind_addr == "0.0.0.0" || bind_addr == "::") return "localhost";
-  if (bind_addr.find(':') != std::string::npos) return "[" + bind_addr + "]";
-  return bind_addr;
+  return http::url_host(bind_addr);
 }
 
 // The process environment is readable (/proc/PID/environ) for as long as we run: wipe the key there too.
@@ -63,7 +65,8 @@ constexpr std::array<OptionSpec, 10> kOptions{{
     {"--alg", "RS256|ES256", "signing algorithm (env MACP_AUTH_SIGNING_ALG; default: the key's, else RS256)"},
     {"--max-connections", "N", "connections open at once (env MACP_AUTH_MAX_CONNECTIONS, default 10000)"},
     {"--request-timeout", "SECONDS", "to receive a whole request (env MACP_AUTH_REQUEST_TIMEOUT_SECONDS, default 30)"},
-    {"--idle-timeout", "SECONDS", "keep-alive wait for the next request (env MACP_AUTH_IDLE_TIMEOUT_SECONDS, default 10)"},
+    {"--idle-timeout", "SECONDS",
+     "keep-alive wait for the next request (env MACP_AUTH_IDLE_TIMEOUT_SECONDS, default 10)"},
 }};
 
 int serve(const Command& self, const ParsedArgs& args, const Io& io) {
@@ -100,7 +103,7 @@ int serve(const Command& self, const ParsedArgs& args, const Io& io) {
                          " to fit the open-file limit (ulimit -n)");
     limits.max_connections = fd_cap;
   }
-  http::Server server(io_context, io_threads.contexts(), router, limits);
+  http::Server server(io_context, io_threads.contexts(), router.routes(), limits);
   // Before the first log line: a supervisor may send SIGTERM as soon as it sees the port.
   boost::asio::signal_set signals(io_context, SIGINT, SIGTERM);
   signals.async_wait([&](const boost::system::error_code& ec, int /*signal*/) {
@@ -114,7 +117,7 @@ int serve(const Command& self, const ParsedArgs& args, const Io& io) {
     return kExitFailure;
   }
 
-  const std::string base = "http://" + url_host(config->bind_addr) + ":" + std::to_string(endpoint->port());
+  const std::string base = "http://" + advertised_host(config->bind_addr) + ":" + std::to_string(endpoint->port());
   log_line(stdout, "listening on port " + std::to_string(endpoint->port()));
   log_line(stdout, "issuer=" + config->issuer + " audience=" + config->audience);
   log_line(stdout, std::string("key source: ") + (ephemeral ? "ephemeral" : "env") +

@@ -1,11 +1,12 @@
 #include "config/config.h"
 
-#include "text/utf8.h"
-
-#include <boost/asio/ip/address.hpp>
-
+#include <algorithm>
 #include <array>
+#include <boost/asio/ip/address.hpp>
 #include <charconv>
+#include <cstring>
+
+#include "text/utf8.h"
 
 namespace macp::config {
 namespace {
@@ -17,12 +18,6 @@ std::optional<std::int64_t> parse_integer(std::string_view text, std::int64_t mi
   const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
   if (ec != std::errc() || end != text.data() + text.size() || value < min || value > max) return std::nullopt;
   return value;
-}
-
-// Valid UTF-8 with no control characters: it goes into JSON claims and onto one log line.
-bool is_printable_utf8(std::string_view text) {
-  const auto printable = [](char32_t c) { return c >= 0x20 && !(c >= 0x7F && c <= 0x9F); };
-  return text::walk_utf8(text, printable) == text::Utf8Walk::kDone;
 }
 
 struct IntegerSetting {
@@ -44,7 +39,50 @@ constexpr std::array kIntegerSettings{
                    "a whole number of seconds from 1 to 3600"},
     IntegerSetting{"MACP_AUTH_IDLE_TIMEOUT_SECONDS", &Config::idle_timeout_seconds, 1, kMaxTimeoutSetting,
                    "a whole number of seconds from 1 to 3600"},
+    IntegerSetting{"MACP_AUTH_CLOCK_SKEW_SECONDS", &Config::clock_skew_seconds, 0, 3600,
+                   "a whole number of seconds from 0 to 3600"},
+    IntegerSetting{"MACP_AUTH_KEYS_RELOAD_SECONDS", &Config::keys_reload_seconds, 1, 3600,
+                   "a whole number of seconds from 1 to 3600"},
+    IntegerSetting{"MACP_AUTH_JWKS_MAX_AGE_SECONDS", &Config::jwks_max_age_seconds, 0, 86400,
+                   "a whole number of seconds from 0 to 86400"},
 };
+
+bool is_host_name_char(char c) {
+  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' || c == '.' || c == '_';
+}
+
+// http(s)://host[:port], a trailing '/' dropped, the scheme written in lower case. No path, query, fragment
+// or user name: the discovery document appends its own paths to it.
+std::optional<std::string> parse_public_url(std::string_view text) {
+  if (text.ends_with('/')) text.remove_suffix(1);
+  const auto separator = text.find("://");
+  if (separator == std::string_view::npos) return std::nullopt;
+  std::string scheme(text.substr(0, separator));
+  for (char& c : scheme) c = static_cast<char>(c >= 'A' && c <= 'Z' ? c - 'A' + 'a' : c);
+  if (scheme != "http" && scheme != "https") return std::nullopt;
+  const std::string_view authority = text.substr(separator + 3);
+
+  std::string_view host = authority;
+  std::optional<std::string_view> port;
+  if (authority.starts_with('[')) {
+    const auto close = authority.find(']');
+    if (close == std::string_view::npos) return std::nullopt;
+    host = authority.substr(1, close - 1);
+    boost::system::error_code ec;
+    boost::asio::ip::make_address_v6(std::string(host), ec);
+    if (ec) return std::nullopt;
+    const std::string_view rest = authority.substr(close + 1);
+    if (!rest.empty() && !rest.starts_with(':')) return std::nullopt;
+    if (!rest.empty()) port = rest.substr(1);
+  } else {
+    const auto colon = authority.find(':');
+    host = authority.substr(0, colon);
+    if (colon != std::string_view::npos) port = authority.substr(colon + 1);
+    if (host.empty() || !std::all_of(host.begin(), host.end(), is_host_name_char)) return std::nullopt;
+  }
+  if (port && !parse_integer(*port, 1, 65535)) return std::nullopt;
+  return scheme + std::string(text.substr(separator));
+}
 
 std::string invalid(const char* name, std::string_view value, std::string_view expected) {
   return std::string(name) + "=\"" + std::string(value) + "\" is invalid: expected " + std::string(expected);
@@ -66,11 +104,14 @@ Result<Config> load_config(const EnvLookup& env) {
     if (ec) return fail(invalid("MACP_AUTH_BIND_ADDR", v, "an IPv4 or IPv6 address such as 127.0.0.1 or ::"));
     config.bind_addr = v;
   }
-  for (auto [name, field] : {std::pair{"MACP_AUTH_ISSUER", &config.issuer},
-                             std::pair{"MACP_AUTH_AUDIENCE", &config.audience}}) {
+  for (auto [name, field] :
+       {std::pair{"MACP_AUTH_ISSUER", &config.issuer}, std::pair{"MACP_AUTH_AUDIENCE", &config.audience}}) {
     if (const char* v = env(name)) {
       if (*v == '\0') return fail(std::string(name) + " is set but empty");
-      if (!is_printable_utf8(v)) return fail(std::string(name) + " must be UTF-8 text without control characters");
+      // It goes into JSON claims and onto one log line.
+      if (!text::is_printable_utf8(v)) {
+        return fail(std::string(name) + " must be UTF-8 text without control characters");
+      }
       *field = v;
     }
   }
@@ -89,6 +130,30 @@ Result<Config> load_config(const EnvLookup& env) {
     // Never echo this one: it is a private key.
     if (*v == '\0') return fail("MACP_AUTH_SIGNING_KEY_JSON is set but empty");
     config.signing_key_json = v;
+  }
+  if (const char* v = env("MACP_AUTH_SIGNING_KEYS_FILE")) {
+    if (*v == '\0') return fail("MACP_AUTH_SIGNING_KEYS_FILE is set but empty");
+    // The path goes onto one-line log and error messages.
+    if (std::any_of(v, v + std::strlen(v), [](char c) { return static_cast<unsigned char>(c) < 0x20 || c == 0x7f; })) {
+      return fail("MACP_AUTH_SIGNING_KEYS_FILE must be a path without control characters");
+    }
+    config.signing_keys_file = v;
+  }
+  if (config.signing_keys_file && config.signing_key_json) {
+    return fail("MACP_AUTH_SIGNING_KEYS_FILE and MACP_AUTH_SIGNING_KEY_JSON are both set; set only one of them");
+  }
+  if (const char* v = env("MACP_AUTH_ALLOW_SHARED_KEY_FILE")) {
+    if (std::string_view(v) != "0" && std::string_view(v) != "1") {
+      return fail(invalid("MACP_AUTH_ALLOW_SHARED_KEY_FILE", v, "0 or 1"));
+    }
+    config.allow_shared_key_file = *v == '1';
+  }
+  if (const char* v = env("MACP_AUTH_PUBLIC_URL")) {
+    config.public_url = parse_public_url(v);
+    if (!config.public_url) {
+      return fail(invalid("MACP_AUTH_PUBLIC_URL", v,
+                          "http://host[:port] or https://host[:port], without a path, query or user name"));
+    }
   }
   return config;
 }

@@ -22,6 +22,11 @@ inline constexpr std::int64_t kDefaultRequestTimeoutSeconds = 30;
 inline constexpr std::int64_t kDefaultIdleTimeoutSeconds = 10;
 inline constexpr std::int64_t kMaxTimeoutSetting = 3600;
 
+// Key sets (SPEC §7).
+inline constexpr std::int64_t kDefaultClockSkewSeconds = 60;
+inline constexpr std::int64_t kDefaultKeysReloadSeconds = 5;
+inline constexpr std::int64_t kDefaultJwksMaxAgeSeconds = 60;
+
 struct Config {
   std::uint16_t port = 3200;
   std::string bind_addr = "127.0.0.1";
@@ -29,11 +34,17 @@ struct Config {
   std::string audience = "macp-runtime";
   std::int64_t max_ttl_seconds = 3600;
   std::int64_t default_ttl_seconds = 300;
-  std::optional<jose::Alg> signing_alg;           // unset: RS256, or the key's own type
-  std::optional<std::string> signing_key_json;    // unset: an ephemeral key
-  std::int64_t max_connections = kDefaultMaxConnections;              // open at once; the excess is refused
+  std::optional<jose::Alg> signing_alg;                                  // unset: RS256, or the key's own type
+  std::optional<std::string> signing_key_json;                           // unset: an ephemeral key
+  std::int64_t max_connections = kDefaultMaxConnections;                 // open at once; the excess is refused
   std::int64_t request_timeout_seconds = kDefaultRequestTimeoutSeconds;  // first byte -> whole request read
   std::int64_t idle_timeout_seconds = kDefaultIdleTimeoutSeconds;        // waiting for a request's first byte
+  std::optional<std::string> signing_keys_file;  // a private JWK Set with a schedule; excludes signing_key_json
+  std::int64_t clock_skew_seconds = kDefaultClockSkewSeconds;    // keeps a superseded key published this much longer
+  std::int64_t keys_reload_seconds = kDefaultKeysReloadSeconds;  // how often the key file is checked for a change
+  bool allow_shared_key_file = false;                            // a key file group or others may read is accepted
+  std::optional<std::string> public_url;  // http(s)://host[:port], no trailing '/'; unset: http://localhost:<port>
+  std::int64_t jwks_max_age_seconds = kDefaultJwksMaxAgeSeconds;  // Cache-Control max-age of JWKS and discovery
 };
 
 // Returns the value of an environment variable, or nullptr when it is unset.

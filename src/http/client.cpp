@@ -30,8 +30,7 @@ constexpr std::string_view kScheme = "http://";
 constexpr std::size_t kMaxResponseHeaderBytes = std::size_t{16} * 1024;
 
 std::string authority(const HttpUrl& url) {
-  const bool ipv6 = url.host.find(':') != std::string::npos;
-  std::string out = ipv6 ? "[" + url.host + "]" : url.host;
+  std::string out = url_host(url.host);
   if (url.port != 80) out += ":" + std::to_string(url.port);
   return out;
 }
@@ -43,6 +42,11 @@ std::string describe(const beast::error_code& ec) {
 }
 
 }  // namespace
+
+std::string url_host(std::string_view host) {
+  if (host.find(':') != std::string_view::npos) return "[" + std::string(host) + "]";
+  return std::string(host);
+}
 
 Result<HttpUrl> parse_http_url(std::string_view url) {
   if (url.starts_with("https://")) {

@@ -18,6 +18,9 @@ struct HttpUrl {
   std::string target;  // path and query, "/" when the URL has none
 };
 
+// A host as a URL writes it: an IPv6 address in [brackets], anything else as it is.
+std::string url_host(std::string_view host);
+
 // http://host[:port][/path][?query]; host may be [IPv6]. No user info, no fragment, no https.
 Result<HttpUrl> parse_http_url(std::string_view url);
 

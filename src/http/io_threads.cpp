@@ -1,9 +1,28 @@
 #include "http/io_threads.h"
 
 #include <algorithm>
+#include <string>
 #include <thread>
 
+#include "log.h"
+
 namespace macp::http {
+namespace {
+
+// The last exception barrier: a handler that throws outside a request's routing (which answers 500 itself)
+// loses its own connection, whose handlers unwind with it, and the thread goes on serving the others.
+void run_until_stopped(boost::asio::io_context& io) {
+  while (true) {
+    try {
+      io.run();
+      return;
+    } catch (...) {
+      log_line(stderr, "error: an I/O handler threw " + current_exception_type() + "; its connection is dropped");
+    }
+  }
+}
+
+}  // namespace
 
 IoThreads::IoThreads(unsigned count) {
   for (unsigned i = 0; i < std::max(1U, count); ++i) {
@@ -21,8 +40,9 @@ std::vector<boost::asio::io_context*> IoThreads::contexts() const {
 
 void IoThreads::run() {
   std::vector<std::thread> others;
-  for (std::size_t i = 1; i < contexts_.size(); ++i) others.emplace_back([c = contexts_[i].get()] { c->run(); });
-  contexts_.front()->run();
+  for (std::size_t i = 1; i < contexts_.size(); ++i)
+    others.emplace_back([c = contexts_[i].get()] { run_until_stopped(*c); });
+  run_until_stopped(*contexts_.front());
   for (auto& t : others) t.join();
 }
 

@@ -1,38 +1,40 @@
 #pragma once
-// Method + path -> response. Knows the three endpoints, not how tokens are made.
+// The service's endpoints as rows of a route table. Knows what each endpoint answers, not how tokens are made.
 
-#include <boost/beast/http/message.hpp>
-#include <boost/beast/http/string_body.hpp>
-
-#include <cstdint>
-#include <functional>
 #include <memory>
+#include <string_view>
 
 #include "clock.h"
+#include "http/message.h"
+#include "http/request_context.h"
+#include "http/route_table.h"
 #include "keys/key_set.h"
-#include "api/errors.h"
 #include "mint/mint.h"
 
 namespace macp::http {
 
-using Request = boost::beast::http::request<boost::beast::http::string_body>;
-using Response = boost::beast::http::response<boost::beast::http::string_body>;
-
 class Router {
  public:
   Router(mint::Minter minter, std::shared_ptr<const keys::KeySet> keys, Clock clock);
+  // The rows call back into this Router: it stays where it was made.
+  Router(const Router&) = delete;
+  Router& operator=(const Router&) = delete;
 
-  Response handle(const Request& request) const;
-
-  // An error response in the contract's shape, for errors found before routing too.
-  static Response error(api::ApiError error, unsigned version, bool keep_alive);
+  const RouteTable& routes() const { return routes_; }
+  Response handle(const RequestContext& context, const Request& request) const {
+    return routes_.handle(context, request);
+  }
 
  private:
-  Response route(const Request& request) const;
+  Response tokens(const RequestContext& context, const Request& request) const;
+  // The one call into the mint: a request body -> the token response, or the error to answer with.
+  Response mint(const Request& request) const;
+  Response jwks(const Request& request) const;
 
   mint::Minter minter_;
   std::shared_ptr<const keys::KeySet> keys_;
   Clock clock_;
+  RouteTable routes_;
 };
 
 // application/json, optionally with parameters; a charset, if given, must be UTF-8.

@@ -12,6 +12,7 @@
 
 #include "jose/base64url.h"
 #include "jose/jws.h"
+#include "text/utf8.h"
 
 namespace macp::jose {
 
@@ -27,35 +28,29 @@ using json::Json;
 constexpr std::size_t kP256CoordinateBytes = 32;
 constexpr std::string_view kP256GroupName = SN_X9_62_prime256v1;
 
-// Wipes every string in a parsed JWK before the DOM is released.
-void cleanse_strings(Json& node) {
-  if (node.is_string()) {
-    cleanse(node.get_ref<std::string&>());
-  } else if (node.is_structured()) {
-    for (auto& child : node) cleanse_strings(child);
-  }
+// The JWK functions below read a public JWK (Json) or a private one (SecretJson, wiped when freed).
+template <class J>
+std::string_view text_of(const J& value) {
+  return value.template get_ref<const typename J::string_t&>();
 }
 
-struct JwkText {
-  Json doc;
-  ~JwkText() { cleanse_strings(doc); }
-};
-
 // A base64url member decoded to bytes; the caller owns (and cleanses) them.
-Result<std::string> member_bytes(const Json& jwk, const char* name) {
+template <class J>
+Result<std::string> member_bytes(const J& jwk, const char* name) {
   const auto it = jwk.find(name);
   if (it == jwk.end()) return fail(std::string("the JWK has no \"") + name + "\" member");
   if (!it->is_string()) return fail(std::string("the JWK member \"") + name + "\" is not a string");
-  auto bytes = base64url_decode(it->get_ref<const std::string&>());
+  auto bytes = base64url_decode(text_of(*it));
   if (!bytes || bytes->empty()) return fail(std::string("the JWK member \"") + name + "\" is not valid base64url");
   return std::move(*bytes);
 }
 
-Result<std::optional<std::string>> optional_string(const Json& jwk, const char* name) {
+template <class J>
+Result<std::optional<std::string>> optional_string(const J& jwk, const char* name) {
   const auto it = jwk.find(name);
   if (it == jwk.end()) return std::optional<std::string>{};
   if (!it->is_string()) return fail(std::string("the JWK member \"") + name + "\" is not a string");
-  return std::optional<std::string>(it->get<std::string>());
+  return std::optional<std::string>(text_of(*it));
 }
 
 // Owns a parameter block and wipes the private values in it before freeing.
@@ -103,7 +98,8 @@ BignumPtr bn_param(EVP_PKEY* key, const char* name) {
 
 bool odd_above_one(const BIGNUM* x) { return BN_is_odd(x) == 1 && BN_is_one(x) == 0; }
 
-Result<EvpPkeyPtr> rsa_key(const Json& jwk, bool with_private) {
+template <class J>
+Result<EvpPkeyPtr> rsa_key(const J& jwk, bool with_private) {
   struct Member {
     const char* jwk_name;
     const char* ossl_name;
@@ -151,7 +147,8 @@ std::string left_pad(const std::string& coordinate) {
   return std::string(kP256CoordinateBytes - coordinate.size(), '\0') + coordinate;
 }
 
-Result<EvpPkeyPtr> ec_key(const Json& jwk, bool with_private) {
+template <class J>
+Result<EvpPkeyPtr> ec_key(const J& jwk, bool with_private) {
   const auto crv = jwk.find("crv");
   if (crv == jwk.end() || !crv->is_string() || *crv != "P-256") return fail("the EC JWK's \"crv\" must be \"P-256\"");
   auto x = member_bytes(jwk, "x");
@@ -186,7 +183,8 @@ Result<EvpPkeyPtr> ec_key(const Json& jwk, bool with_private) {
   return key;
 }
 
-Result<Alg> alg_of(const Json& jwk) {
+template <class J>
+Result<Alg> alg_of(const J& jwk) {
   const auto kty = jwk.find("kty");
   if (kty == jwk.end() || !kty->is_string()) return fail("the JWK has no \"kty\" string");
   if (*kty == "RSA") return Alg::RS256;
@@ -195,7 +193,8 @@ Result<Alg> alg_of(const Json& jwk) {
 }
 
 // Members that, when present, must agree with signing by this key.
-Result<bool> check_metadata(const Json& jwk, Alg alg) {
+template <class J>
+Result<bool> check_metadata(const J& jwk, Alg alg) {
   auto use = optional_string(jwk, "use");
   if (!use) return fail(use.error());
   if (use.value() && *use.value() != "sig") return fail("the JWK's \"use\" must be \"sig\"");
@@ -255,7 +254,8 @@ bool rsa_relations_hold(EVP_PKEY* key) {
          BN_is_one(t.get()) == 1;
 }
 
-Result<ParsedJwk> parse_jwk(const Json& jwk, bool with_private) {
+template <class J>
+Result<ParsedJwk> parse_jwk(const J& jwk, bool with_private) {
   if (!jwk.is_object()) return fail("the JWK must be a JSON object");
   auto alg = alg_of(jwk);
   if (!alg) return fail(alg.error());
@@ -266,6 +266,10 @@ Result<ParsedJwk> parse_jwk(const Json& jwk, bool with_private) {
   auto kid = optional_string(jwk, "kid");
   if (!kid) return fail(kid.error());
   if (kid.value() && kid.value()->empty()) return fail("the JWK's \"kid\" is empty");
+  // A signing key's kid goes onto the start-up log line: a control character there could forge lines.
+  if (with_private && kid.value() && !text::is_printable_utf8(*kid.value())) {
+    return fail("the JWK's \"kid\" must be UTF-8 text without control characters");
+  }
 
   auto key = *alg == Alg::RS256 ? rsa_key(jwk, with_private) : ec_key(jwk, with_private);
   if (!key) return fail(key.error());
@@ -294,10 +298,9 @@ std::string bn_param_b64(EVP_PKEY* key, const char* name, int pad_to = 0) {
 }  // namespace
 
 Result<ParsedJwk> parse_private_jwk(std::string_view json_text) {
-  auto parsed = json::parse_strict(json_text);
+  const auto parsed = json::parse_strict_secret(json_text);
   if (!parsed) return fail("the JWK is not valid JSON");
-  JwkText text{std::move(parsed.value())};
-  return parse_jwk(text.doc, /*with_private=*/true);
+  return parse_jwk(parsed.value(), /*with_private=*/true);
 }
 
 Result<ParsedJwk> parse_public_jwk(const Json& jwk) { return parse_jwk(jwk, /*with_private=*/false); }

@@ -1,5 +1,6 @@
 #include "jose/jwt_verify.h"
 
+#include <limits>
 #include <utility>
 
 #include "jose/base64url.h"
@@ -53,10 +54,13 @@ Result<bool, JwtError> check_claims(const Json& payload, const JwtExpectations& 
   }
   const double exp_seconds = exp->get<double>();
   if (exp_seconds + static_cast<double>(expected.leeway_seconds) < static_cast<double>(now)) {
-    const auto ago = static_cast<std::int64_t>(static_cast<double>(now) - exp_seconds);
-    return refuse(JwtFailure::kExpired, R"(JWTExpired: "exp" claim timestamp check failed: expired )" +
-                                            std::to_string(ago) + " s ago (leeway " +
-                                            std::to_string(expected.leeway_seconds) + " s)");
+    // exp is any double down to -infinity: an amount past int64 is said as a bound, never cast (that is UB).
+    constexpr double kTwo63 = 9223372036854775808.0;
+    const double ago = static_cast<double>(now) - exp_seconds;
+    const std::string amount = ago < kTwo63 ? std::to_string(static_cast<std::int64_t>(ago))
+                                            : "more than " + std::to_string(std::numeric_limits<std::int64_t>::max());
+    return refuse(JwtFailure::kExpired, R"(JWTExpired: "exp" claim timestamp check failed: expired )" + amount +
+                                            " s ago (leeway " + std::to_string(expected.leeway_seconds) + " s)");
   }
 
   const auto iss = payload.find("iss");

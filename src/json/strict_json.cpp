@@ -41,10 +41,12 @@ bool is_json_number(std::string_view t) {
   return i == t.size();
 }
 
-// Copies `text` with every overflowing number token replaced by 0, and says which ones they were.
-std::vector<Overflow> replace_overflows(std::string_view text, std::string& out) {
+// Copies `text` with every overflowing number token replaced by 0, and says which ones they were, in order.
+template <class String>
+std::vector<Overflow> replace_overflows(std::string_view text, String& out, ParseWork& work) {
   std::vector<Overflow> found;
   std::size_t ordinal = 0;
+  String token;  // one buffer for every token: strtod wants a terminating NUL
   out.reserve(text.size());
   for (std::size_t i = 0; i < text.size();) {
     const char c = text[i];
@@ -57,7 +59,8 @@ std::vector<Overflow> replace_overflows(std::string_view text, std::string& out)
     } else if (c == '-' || (c >= '0' && c <= '9')) {
       std::size_t j = i;
       while (j < text.size() && std::string_view("+-0123456789.eE").find(text[j]) != std::string_view::npos) ++j;
-      const std::string token(text.substr(i, j - i));
+      token.assign(text.substr(i, j - i));
+      ++work.number_conversions;
       if (is_json_number(token) && std::isinf(std::strtod(token.c_str(), nullptr))) {
         found.push_back({ordinal, c == '-'});
         out += '0';
@@ -76,29 +79,36 @@ std::vector<Overflow> replace_overflows(std::string_view text, std::string& out)
 
 constexpr std::size_t kObjectMembersUpFront = 8;
 
-// Builds an ordered_json DOM from SAX events and refuses what JSON.parse would
+// Builds an ordered DOM (Json or SecretJson) from SAX events and refuses what JSON.parse would
 // silently accept: duplicated keys and unbounded nesting.
+template <class J>
 class StrictDomBuilder {
  public:
-  explicit StrictDomBuilder(std::size_t max_depth, std::vector<Overflow> overflows = {})
-      : max_depth_(max_depth), overflows_(std::move(overflows)) {}
+  explicit StrictDomBuilder(std::size_t max_depth, ParseWork& work, std::vector<Overflow> overflows = {})
+      : max_depth_(max_depth), work_(work), overflows_(std::move(overflows)) {}
 
   bool null() { return add(nullptr); }
   bool boolean(bool v) { return add(v); }
-  bool number_integer(Json::number_integer_t v) { return number(Json(v)); }
-  bool number_unsigned(Json::number_unsigned_t v) { return number(Json(v)); }
-  bool number_float(Json::number_float_t v, const Json::string_t& /*text*/) { return number(integral_or_float(v)); }
-  bool string(Json::string_t& v) { return add(std::move(v)); }
-  bool binary(Json::binary_t& /*v*/) { return fail(ParseError::kSyntax); }
+  bool number_integer(typename J::number_integer_t v) { return number(J(v)); }
+  bool number_unsigned(typename J::number_unsigned_t v) { return number(J(v)); }
+  // The text comes as string_t from the JSON lexer, as std::string from nlohmann's binary readers (never used).
+  template <class Text>
+  bool number_float(typename J::number_float_t v, const Text& /*text*/) {
+    return number(integral_or_float(v));
+  }
+  bool string(typename J::string_t& v) { return add(std::move(v)); }
+  bool binary(typename J::binary_t& /*v*/) { return fail(ParseError::kSyntax); }
 
-  bool start_object(std::size_t /*size*/) { return open(Json::value_t::object); }
-  bool start_array(std::size_t /*size*/) { return open(Json::value_t::array); }
-  bool key(Json::string_t& k) {
+  bool start_object(std::size_t /*size*/) { return open(J::value_t::object); }
+  bool start_array(std::size_t /*size*/) { return open(J::value_t::array); }
+  bool key(typename J::string_t& k) {
     key_ = std::move(k);
     return true;
   }
   bool end_object() {
-    if (has_duplicate_key(stack_.back()->get_ref<const Json::object_t&>())) return fail(ParseError::kDuplicateKey);
+    if (has_duplicate_key(stack_.back()->template get_ref<const typename J::object_t&>())) {
+      return fail(ParseError::kDuplicateKey);
+    }
     stack_.pop_back();
     return true;
   }
@@ -112,34 +122,37 @@ class StrictDomBuilder {
     return fail(ParseError::kSyntax);
   }
 
-  Json take_root() { return std::move(root_); }
+  J take_root() { return std::move(root_); }
   ParseError error() const { return error_.value_or(ParseError::kSyntax); }
   bool number_overflowed() const { return number_overflowed_; }
 
  private:
-  bool number(Json&& value) {
+  bool number(J&& value) {
     const std::size_t ordinal = numbers_seen_++;
-    for (const auto& o : overflows_) {
-      if (o.ordinal == ordinal) {
-        value = o.negative ? -std::numeric_limits<double>::infinity() : std::numeric_limits<double>::infinity();
+    // The overflows are in document order: only the next one can be this number.
+    if (next_overflow_ < overflows_.size()) {
+      ++work_.overflow_checks;
+      if (const Overflow& next = overflows_[next_overflow_]; next.ordinal == ordinal) {
+        value = next.negative ? -std::numeric_limits<double>::infinity() : std::numeric_limits<double>::infinity();
+        ++next_overflow_;
       }
     }
     add_node(std::move(value));
     return true;
   }
 
-  static Json integral_or_float(double v) {
+  static J integral_or_float(double v) {
     constexpr double kTwo63 = 9223372036854775808.0;
     if (std::isfinite(v) && std::trunc(v) == v && v >= -kTwo63 && v < kTwo63) {
-      return Json(static_cast<std::int64_t>(v));
+      return J(static_cast<std::int64_t>(v));
     }
     if (std::isfinite(v) && std::trunc(v) == v && v >= kTwo63 && v < 2 * kTwo63) {
-      return Json(static_cast<std::uint64_t>(v));
+      return J(static_cast<std::uint64_t>(v));
     }
-    return Json(v);
+    return J(v);
   }
 
-  static bool has_duplicate_key(const Json::object_t& object) {
+  static bool has_duplicate_key(const typename J::object_t& object) {
     if (object.size() < 2) return false;
     // Request objects are small: compare pairwise without allocating; sort only the large ones.
     constexpr std::size_t kPairwiseMax = 16;
@@ -163,61 +176,86 @@ class StrictDomBuilder {
     return false;
   }
 
-  bool open(Json::value_t type) {
+  bool open(typename J::value_t type) {
     if (stack_.size() >= max_depth_) return fail(ParseError::kTooDeep);
-    Json* node = add_node(Json(type));
+    J* node = add_node(J(type));
     // Room for a request's members up front: each regrowth copies the keys, which are const.
-    if (node->is_object()) node->get_ref<Json::object_t&>().reserve(kObjectMembersUpFront);
+    if (node->is_object()) node->template get_ref<typename J::object_t&>().reserve(kObjectMembersUpFront);
     stack_.push_back(node);
     return true;
   }
 
   template <class V>
   bool add(V&& v) {
-    add_node(Json(std::forward<V>(v)));
+    add_node(J(std::forward<V>(v)));
     return true;
   }
 
   // The parent never grows while a child is open, so pointers on the stack stay valid.
-  Json* add_node(Json&& value) {
+  J* add_node(J&& value) {
     if (stack_.empty()) {
       root_ = std::move(value);
       return &root_;
     }
-    Json& parent = *stack_.back();
+    J& parent = *stack_.back();
     if (parent.is_array()) {
-      auto& array = parent.get_ref<Json::array_t&>();
+      auto& array = parent.template get_ref<typename J::array_t&>();
       array.push_back(std::move(value));
       return &array.back();
     }
     // Append without the ordered_map's linear search; duplicates are found at end_object.
-    auto& members = static_cast<Json::object_t::Container&>(parent.get_ref<Json::object_t&>());
+    auto& members = static_cast<typename J::object_t::Container&>(parent.template get_ref<typename J::object_t&>());
     members.emplace_back(std::move(key_), std::move(value));
     return &members.back().second;
   }
 
   std::size_t max_depth_;
-  Json root_;
-  std::vector<Json*> stack_;
-  std::string key_;
+  ParseWork& work_;
+  J root_;
+  std::vector<J*> stack_;
+  typename J::string_t key_;
   std::optional<ParseError> error_;
   std::vector<Overflow> overflows_;
+  std::size_t next_overflow_ = 0;
   std::size_t numbers_seen_ = 0;
   bool number_overflowed_ = false;
 };
 
-}  // namespace
-
-Result<Json, ParseError> parse_strict(std::string_view text, std::size_t max_depth) {
-  StrictDomBuilder builder(max_depth);
-  if (Json::sax_parse(text.begin(), text.end(), &builder)) return builder.take_root();
+template <class J>
+Result<J, ParseError> parse_as(std::string_view text, std::size_t max_depth, ParseWork& work) {
+  ++work.passes;
+  StrictDomBuilder<J> builder(max_depth, work);
+  if (J::sax_parse(text.begin(), text.end(), &builder)) return builder.take_root();
   if (!builder.number_overflowed()) return Failure{builder.error()};
   // Rare path: parse again with the overflowing numbers marked, to read them as infinities.
-  std::string rewritten;
-  auto overflows = replace_overflows(text, rewritten);
-  StrictDomBuilder again(max_depth, std::move(overflows));
-  if (Json::sax_parse(rewritten.begin(), rewritten.end(), &again)) return again.take_root();
+  typename J::string_t rewritten;
+  auto overflows = replace_overflows(text, rewritten, work);
+  ++work.passes;
+  StrictDomBuilder<J> again(max_depth, work, std::move(overflows));
+  if (J::sax_parse(rewritten.begin(), rewritten.end(), &again)) return again.take_root();
   return Failure{again.error()};
+}
+
+}  // namespace
+
+Result<Json, ParseError> parse_strict(std::string_view text, std::size_t max_depth, ParseWork* work) {
+  ParseWork uncounted;
+  return parse_as<Json>(text, max_depth, work != nullptr ? *work : uncounted);
+}
+
+Result<SecretJson, ParseError> parse_strict_secret(std::string_view text, std::size_t max_depth) {
+  // nlohmann's lexer also keeps each token's raw text in a std::vector<char> it grows and frees unwiped. Between
+  // two strings as long as the text, that buffer grows before the key arrives and is overwritten after it.
+  const std::size_t pad = text.size();
+  WipedString padded;
+  padded.reserve(text.size() + 2 * pad + 8);
+  padded.append("[\"").append(pad, ' ').append("\",").append(text).append(",\"").append(pad, ' ').append("\"]");
+  ParseWork uncounted;
+  auto wrapped = parse_as<SecretJson>(padded, max_depth + 1, uncounted);
+  if (!wrapped) return Failure{wrapped.error()};
+  auto& items = wrapped->get_ref<SecretJson::array_t&>();
+  if (items.size() != 3) return Failure{ParseError::kSyntax};
+  return std::move(items[1]);
 }
 
 namespace {

@@ -1,7 +1,9 @@
 #pragma once
 // Walks UTF-8 text code point by code point, rejecting what is not well-formed UTF-8
-// (overlong forms, surrogates, values past U+10FFFF, truncated sequences).
+// (overlong forms, surrogates, values past U+10FFFF, truncated sequences); and the one
+// check for text that goes onto a log line or into a claim.
 
+#include <cstddef>
 #include <cstdint>
 #include <string_view>
 
@@ -32,6 +34,12 @@ Utf8Walk walk_utf8(std::string_view text, Visit&& visit) {
     i += len;
   }
   return Utf8Walk::kDone;
+}
+
+// Valid UTF-8 without control characters (C0, DEL, C1): it cannot break or recolour a log line.
+inline bool is_printable_utf8(std::string_view text) {
+  const auto printable = [](char32_t c) { return c >= 0x20 && !(c >= 0x7F && c <= 0x9F); };
+  return walk_utf8(text, printable) == Utf8Walk::kDone;
 }
 
 }  // namespace macp::text

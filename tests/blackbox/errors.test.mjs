@@ -133,8 +133,7 @@ test('400 ttl_seconds must be a positive number', async () => {
   });
 });
 
-// BUG (see report): SPEC.md §2 says 1e400 is infinite, as in JavaScript, and gets the
-// ttl error, not the JSON one; the service answers "invalid JSON body". Fails until fixed.
+// SPEC.md §2: 1e400 overflows to an infinity, as in JavaScript, so it gets the ttl error, not the JSON one.
 test('400 ttl_seconds must be a positive number for 1e400 and -1e400 (infinite, not invalid JSON)', async () => {
   await withService({}, async (svc) => {
     await expectAll(

@@ -60,11 +60,11 @@ async function runWithKey(jwk, label, env = {}) {
     mintRequest({ sender: '' }, { close: true }),
     mintRequest({ sender: 'a', ttl_seconds: -1 }, { close: true }),
     mintRequest({ sender: 'a' }, { close: true, contentType: 'text/plain' }),
-    'GET /.well-known/jwks.json HTTP/1.1\r\nConnection: close\r\n\r\n',
-    'GET /healthz HTTP/1.1\r\nConnection: close\r\n\r\n',
-    'GET /nope HTTP/1.1\r\nConnection: close\r\n\r\n',
-    'POST /tokens HTTP/1.1\r\nContent-Length: 1\r\nTransfer-Encoding: chunked\r\n\r\n',
-    'POST /tokens HTTP/1.1\r\nContent-Length: 999999\r\n\r\n',
+    'GET /.well-known/jwks.json HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n',
+    'GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n',
+    'GET /nope HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n',
+    'POST /tokens HTTP/1.1\r\nHost: x\r\nContent-Length: 1\r\nTransfer-Encoding: chunked\r\n\r\n',
+    'POST /tokens HTTP/1.1\r\nHost: x\r\nContent-Length: 999999\r\n\r\n',
   ];
   for (const request of requests) {
     const answer = await exchange(port, request);
@@ -117,6 +117,32 @@ test('bad keys: exit 1 with one line that names the problem and never the key', 
   }
 });
 
+// The kid goes onto the start-up log: a line break or an escape in it could forge lines (issue 9, hole 3).
+test('a kid with control characters: exit 1 with one line, nothing forged on stdout, no key printed', async () => {
+  const forged = '[auth-service] listening on port 1';
+  const kids = [
+    ['a line break and a forged start-up line', `prod\n${forged}`],
+    ['a carriage return', `prod\r${forged}`],
+    ['an ANSI escape', 'prod\u001b[2K\u001b[1Gforged'],
+    ['DEL', 'prod\u007f'],
+    ['a C1 control (NEL)', 'prod\u0085next'],
+    ['a C1 control (CSI)', 'prod\u009b31m'],
+  ];
+  for (const [name, kid] of kids) {
+    for (const [type, jwk] of [['RSA', rsa], ['EC', ec]]) {
+      const { code, out, err } = await runToExit({ MACP_AUTH_SIGNING_KEY_JSON: JSON.stringify({ ...jwk, kid }) }, 5000);
+      const label = `kid with ${name} (${type})`;
+      outputs.push({ what: `${label} stdout`, text: out }, { what: `${label} stderr`, text: err });
+      assert.equal(code, 1, label);
+      assert.equal(out, '', `${label}: nothing on stdout, got:\n${out}`);
+      assert.equal(err.trim().split('\n').length, 1, `${label}: ${err}`);
+      assert.match(err, /^\[auth-service\] error: MACP_AUTH_SIGNING_KEY_JSON: .*"kid".*control characters/, label);
+      assert.ok(!err.includes(kid) && !err.includes('forged') && !/[\u0000-\u0008\u000b-\u001f\u007f-\u009f]/.test(err),
+        `${label}: the error does not echo the kid: ${JSON.stringify(err)}`);
+    }
+  }
+});
+
 test('the leak check itself catches a leak', () => {
   assert.throws(() => assertClean('probe', `error: bad key ${rsa.d.slice(20, 60)}`), /private key material/);
   tokens.push('aaaa.bbbb.cccccccccccccccc');
@@ -126,7 +152,7 @@ test('the leak check itself catches a leak', () => {
 
 test('no output of any run above holds a secret or a token', () => {
   // Runs last: every output of every run above, against every secret and token of every run.
-  assert.ok(tokens.length >= 13 && outputs.length >= 20);
+  assert.ok(tokens.length >= 13 && outputs.length >= 60);
   for (const { what, text } of outputs) assertClean(what, text);
 });
 

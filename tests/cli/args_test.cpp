@@ -8,10 +8,11 @@
 namespace macp::cli {
 namespace {
 
-constexpr std::array<OptionSpec, 3> kSpecs{{
+constexpr std::array<OptionSpec, 4> kSpecs{{
     {"--port", "PORT", "listen port"},
     {"--out", "FILE", "output file"},
     {"--dry-run", "", "a switch"},
+    {"--sender", "PATTERN", "repeatable", true},
 }};
 
 Result<ParsedArgs> parse(std::vector<std::string_view> args) { return parse_args(args, kSpecs); }
@@ -64,16 +65,26 @@ TEST(ParseArgs, AValueMayStartWithADash) {
 }
 
 TEST(ParseArgs, HelpAndVersionAreKnownToEveryCommand) {
-  const auto help = parse({"--port", "1", "-h"});
-  ASSERT_TRUE(help);
-  EXPECT_TRUE(help->help);
-  EXPECT_FALSE(help->version);
-  const auto version = parse({"--version"});
-  ASSERT_TRUE(version);
-  EXPECT_TRUE(version->version);
+  const auto help = parse({"--port", "1", "-h", "--help", "--version"});
+  ASSERT_TRUE(help) << help.error();
+  EXPECT_EQ(help->options.size(), 1U);
+  EXPECT_TRUE(help->positionals.empty());
   const auto after_dashes = parse({"--", "--help"});
   ASSERT_TRUE(after_dashes);
-  EXPECT_FALSE(after_dashes->help);
+  EXPECT_EQ(after_dashes->positionals, std::vector<std::string>{"--help"});
+}
+
+TEST(ParseArgs, ARepeatableOptionKeepsEveryValueInOrder) {
+  const auto parsed = parse({"--sender", "a", "--port", "1", "--sender=b*", "--sender", "a"});
+  ASSERT_TRUE(parsed) << parsed.error();
+  EXPECT_EQ(parsed->all("--sender"), (std::vector<std::string>{"a", "b*", "a"}));
+  EXPECT_EQ(parsed->get("--sender"), "a");
+  EXPECT_TRUE(parsed->has("--sender"));
+  EXPECT_EQ(parsed->all("--port"), std::vector<std::string>{}) << "a single-value option is read with get";
+  EXPECT_EQ(parse({"--port", "1"})->all("--sender"), std::vector<std::string>{});
+  // The rule for the others is unchanged.
+  EXPECT_EQ(parse({"--sender", "a", "--port", "1", "--port", "2"}).error(), "option --port is given twice");
+  EXPECT_EQ(parse({"--sender"}).error(), "option --sender needs a value (PATTERN)");
 }
 
 }  // namespace

@@ -11,48 +11,13 @@
 #include <vector>
 
 #include "cli/command.h"
+#include "cli_run.h"
 #include "jose/jwk.h"
 #include "keys/key_set.h"
 #include "mint/mint.h"
 
 namespace macp::cli {
 namespace {
-
-// One run of the binary's command line, with string streams and a made-up environment.
-struct CliRun {
-  int code;
-  std::string out;
-  std::string err;
-};
-
-CliRun run_cli(std::vector<std::string_view> args, std::map<std::string, std::string> env = {}, std::string in = "",
-               bool in_is_terminal = false) {
-  std::istringstream input(in);
-  std::ostringstream out;
-  std::ostringstream err;
-  const Io io{input, out, err,
-              [&env](const char* name) -> const char* {
-                const auto it = env.find(name);
-                return it == env.end() ? nullptr : it->second.c_str();
-              },
-              in_is_terminal};
-  const int code = run(args, io);
-  return {code, out.str(), err.str()};
-}
-
-class TempDir {
- public:
-  TempDir() : path_(std::filesystem::temp_directory_path() / ("macp-cli-test-" + std::to_string(::getpid()))) {
-    std::filesystem::create_directories(path_);
-  }
-  ~TempDir() { std::filesystem::remove_all(path_); }
-  std::string file(const std::string& name) const { return (path_ / name).string(); }
-
- private:
-  std::filesystem::path path_;
-};
-
-void write_file(const std::string& path, const std::string& text) { std::ofstream(path) << text; }
 
 const std::string kVersionLine = std::string("macp-auth-service ") + MACP_AUTH_VERSION + "\n";
 
@@ -207,7 +172,13 @@ TEST(Keygen, RefusesUnknownAlgorithmsAndSizesWithNothingOnStdout) {
                                                               {"keygen", "--bits", "2048.0"},
                                                               {"keygen", "--alg", "ES256", "--bits", "2048"},
                                                               {"keygen", "--kid", ""},
-                                                              {"keygen", "--kid", "a\nb"}}) {
+                                                              {"keygen", "--kid", "a\nb"},
+                                                              {"keygen", "--kid", "a\x1b[2Kb"},
+                                                              {"keygen", "--kid", "a\x7f"},
+                                                              {"keygen", "--kid",
+                                                               "a\xc2\x85"
+                                                               "b"},                            // C1 (NEL)
+                                                              {"keygen", "--kid", "a\xff"}}) {  // not UTF-8
     const auto r = run_cli(args);
     EXPECT_EQ(r.code, kExitUsage) << r.err;
     EXPECT_EQ(r.out, "");

@@ -195,6 +195,38 @@ TEST(VerifyJwt, ExpiryAllowsSixtySecondsOfSkew) {
   EXPECT_EQ(refusal(token, keys, kNow + 1, strict).first, JwtFailure::kExpired);
 }
 
+// now - exp does not fit an int64 (or is infinite): still JWTExpired, with a message that says so (issue 9, hole 7).
+TEST(VerifyJwt, AnExpiryTooFarInThePastIsExpiredWithASaneMessage) {
+  const auto keys = jwks_of({&rsa_a()});
+  const std::string kSaid = R"(JWTExpired: "exp" claim timestamp check failed: expired more than )"
+                            R"(9223372036854775807 s ago (leeway 60 s))";
+  for (const char* exp : {"-1e300", "-1e400", "-9223372036854775808", "-1.8e19"}) {
+    std::string payload = json::dump(claims());
+    const std::string kExpMember = "\"exp\":" + std::to_string(kNow + 300);
+    payload.replace(payload.find(kExpMember), kExpMember.size(), std::string("\"exp\":") + exp);
+    const auto [failure, message] =
+        refusal(signed_token(rsa_a(), header_for(rsa_a()), base64url_encode(payload)), keys);
+    EXPECT_EQ(failure, JwtFailure::kExpired) << exp;
+    EXPECT_EQ(message, kSaid) << exp;
+  }
+  // The largest amount that still fits is said exactly.
+  const auto [failure, message] = refusal(signed_token(rsa_a(), claims(-1'000'000'000'000)), keys);
+  EXPECT_EQ(failure, JwtFailure::kExpired);
+  EXPECT_EQ(message, R"(JWTExpired: "exp" claim timestamp check failed: expired 1001800000000 s ago (leeway 60 s))");
+}
+
+TEST(VerifyJwt, AnExpiryFarInTheFutureIsNotExpired) {
+  const auto keys = jwks_of({&rsa_a()});
+  for (const char* exp : {"1e300", "1e400", "9223372036854775807", "18446744073709551615", "1.8e19"}) {
+    std::string payload = json::dump(claims());
+    const std::string kExpMember = "\"exp\":" + std::to_string(kNow + 300);
+    payload.replace(payload.find(kExpMember), kExpMember.size(), std::string("\"exp\":") + exp);
+    const auto result =
+        verify_jwt(signed_token(rsa_a(), header_for(rsa_a()), base64url_encode(payload)), keys, kExpected, kNow);
+    EXPECT_TRUE(result) << exp << ": " << result.error().message;
+  }
+}
+
 TEST(VerifyJwt, ExpIsRequiredAndNumeric) {
   const auto keys = jwks_of({&rsa_a()});
   Json missing = claims();

@@ -3,7 +3,8 @@
 
 - docs/api.md's error table lists exactly the rows of src/api/errors.cpp, in its order;
 - docs/configuration.md names every variable src/config/config.cpp reads, and its
-  "### <command>" section documents every option that command's --help lists.
+  "### <command>" section documents every option that command's --help lists (a verb's
+  options, as `keys rotate`'s, in its command's section).
 """
 
 import os
@@ -13,7 +14,8 @@ import sys
 from pathlib import Path
 
 PROJECT = Path(__file__).resolve().parents[2]
-COMMANDS = ["serve", "keygen", "jwks", "verify", "healthcheck"]
+COMMANDS = ["serve", "keygen", "keys", "keys init", "keys rotate", "keys list", "keys revoke", "jwks", "verify",
+            "healthcheck", "clients"]
 
 
 def error_table_in_code():
@@ -38,7 +40,7 @@ def variables_in_code():
 def options_of_binary(binary):
     options = {}
     for command in COMMANDS:
-        out = subprocess.run([binary, command, "--help"], capture_output=True, text=True, check=True).stdout
+        out = subprocess.run([binary, *command.split(), "--help"], capture_output=True, text=True, check=True).stdout
         options[command] = [o for o in re.findall(r"^  (--[a-z][a-z-]*)", out, re.M) if o != "--version"]
     return options
 
@@ -71,12 +73,13 @@ def main():
     if not binary:
         raise SystemExit("MACP_AUTH_BIN must point at the built macp-auth-service")
     for command, options in options_of_binary(binary).items():
-        section = section_of(configuration, command)
+        name = command.split()[0]
+        section = section_of(configuration, name)
         if not section:
-            problems.append(f"docs/configuration.md has no '### {command}' section")
+            problems.append(f"docs/configuration.md has no '### {name}' section")
         for option in options:
             if not re.search(rf"`{re.escape(option)}\b", section):
-                problems.append(f"docs/configuration.md's {command} section does not document `{option}`")
+                problems.append(f"docs/configuration.md's {name} section does not document `{option}` ({command})")
     for option in ("--help", "--version"):
         if f"`{option}`" not in configuration:
             problems.append(f"docs/configuration.md does not mention `{option}`")

@@ -44,15 +44,15 @@ function runWrk(port) {
 async function hostile(ports, until) {
   const stats = { sent: 0, statuses: {}, closedWithoutAnswer: 0 };
   const junk = [
-    `POST /tokens HTTP/1.1\r\nContent-Type: application/json\r\nContent-Length: 200000\r\n\r\n${'x'.repeat(4096)}`,
-    `GET /healthz HTTP/1.1\r\nX-Big: ${'h'.repeat(9000)}\r\n\r\n`,
-    'POST /tokens HTTP/1.1\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\nGET /healthz HTTP/1.1\r\n\r\n',
-    'POST /tokens HTTP/1.1\r\nTransfer-Encoding: chunked\r\nContent-Type: application/json\r\n\r\n19000\r\n',
-    'POST /tokens HTTP/1.1\r\nContent-Length: -1\r\n\r\n',
+    `POST /tokens HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 200000\r\n\r\n${'x'.repeat(4096)}`,
+    `GET /healthz HTTP/1.1\r\nHost: x\r\nX-Big: ${'h'.repeat(9000)}\r\n\r\n`,
+    'POST /tokens HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\nGET /healthz HTTP/1.1\r\n\r\n',
+    'POST /tokens HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nContent-Type: application/json\r\n\r\n19000\r\n',
+    'POST /tokens HTTP/1.1\r\nHost: x\r\nContent-Length: -1\r\n\r\n',
     'GET /healthz HTTP/7.1\r\n\r\n',
     'GET /healthz\r\n\r\n\r\n\r\n',
     '\x16\x03\x01\x00\xa5\x01\x00\x00\xa1\x03\x03',
-    `POST /tokens HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n5;${'e'.repeat(40000)}`,
+    `POST /tokens HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n5;${'e'.repeat(40000)}`,
     mintRequest('{"sender":"a"}').replace('Content-Length', 'Content-Length: 1\r\nX'),
   ];
   let n = 0;

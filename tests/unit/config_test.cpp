@@ -4,6 +4,8 @@
 
 #include <map>
 #include <string>
+#include <utility>
+#include <vector>
 
 namespace macp::config {
 namespace {
@@ -29,6 +31,12 @@ TEST(Config, DefaultsMatchTheContract) {
   EXPECT_EQ(config->max_connections, 10000);
   EXPECT_EQ(config->request_timeout_seconds, 30);
   EXPECT_EQ(config->idle_timeout_seconds, 10);
+  EXPECT_FALSE(config->signing_keys_file);
+  EXPECT_EQ(config->clock_skew_seconds, 60);
+  EXPECT_EQ(config->keys_reload_seconds, 5);
+  EXPECT_FALSE(config->allow_shared_key_file);
+  EXPECT_FALSE(config->public_url);
+  EXPECT_EQ(config->jwks_max_age_seconds, 60);
 }
 
 TEST(Config, ReadsEveryVariable) {
@@ -42,7 +50,12 @@ TEST(Config, ReadsEveryVariable) {
                       {"MACP_AUTH_SIGNING_KEY_JSON", "{}"},
                       {"MACP_AUTH_MAX_CONNECTIONS", "50"},
                       {"MACP_AUTH_REQUEST_TIMEOUT_SECONDS", "5"},
-                      {"MACP_AUTH_IDLE_TIMEOUT_SECONDS", "3600"}});
+                      {"MACP_AUTH_IDLE_TIMEOUT_SECONDS", "3600"},
+                      {"MACP_AUTH_CLOCK_SKEW_SECONDS", "0"},
+                      {"MACP_AUTH_KEYS_RELOAD_SECONDS", "3600"},
+                      {"MACP_AUTH_ALLOW_SHARED_KEY_FILE", "1"},
+                      {"MACP_AUTH_PUBLIC_URL", "https://auth.example.com:8443/"},
+                      {"MACP_AUTH_JWKS_MAX_AGE_SECONDS", "86400"}});
   ASSERT_TRUE(config);
   EXPECT_EQ(config->port, 0);
   EXPECT_EQ(config->bind_addr, "::");
@@ -55,6 +68,11 @@ TEST(Config, ReadsEveryVariable) {
   EXPECT_EQ(config->max_connections, 50);
   EXPECT_EQ(config->request_timeout_seconds, 5);
   EXPECT_EQ(config->idle_timeout_seconds, 3600);
+  EXPECT_EQ(config->clock_skew_seconds, 0);
+  EXPECT_EQ(config->keys_reload_seconds, 3600);
+  EXPECT_TRUE(config->allow_shared_key_file);
+  EXPECT_EQ(config->public_url, "https://auth.example.com:8443");
+  EXPECT_EQ(config->jwks_max_age_seconds, 86400);
   EXPECT_EQ(load({{"PORT", "65535"}})->port, 65535);
   EXPECT_EQ(load({{"MACP_AUTH_ISSUER", "https://auth.example.com/\xc3\xa9 \xf0\x9f\x94\x91"}})->issuer,
             "https://auth.example.com/\xc3\xa9 \xf0\x9f\x94\x91");
@@ -76,26 +94,73 @@ TEST_P(ConfigRefuses, WithOneLineNamingTheVariable) {
 
 INSTANTIATE_TEST_SUITE_P(
     Values, ConfigRefuses,
-    testing::Values(BadValue{"PORT", "abc"}, BadValue{"PORT", "-1"}, BadValue{"PORT", "65536"}, BadValue{"PORT", ""},
-                    BadValue{"PORT", " 80"}, BadValue{"PORT", "80 "}, BadValue{"PORT", "+80"}, BadValue{"PORT", "8e1"},
-                    BadValue{"MACP_AUTH_BIND_ADDR", "localhost"}, BadValue{"MACP_AUTH_BIND_ADDR", "1.2.3"},
-                    BadValue{"MACP_AUTH_ISSUER", ""}, BadValue{"MACP_AUTH_AUDIENCE", ""},
-                    BadValue{"MACP_AUTH_ISSUER", "a\nb"}, BadValue{"MACP_AUTH_ISSUER", "\xff"},
-                    BadValue{"MACP_AUTH_AUDIENCE", "\xc3"}, BadValue{"MACP_AUTH_AUDIENCE", "\xed\xa0\x80"},
-                    BadValue{"MACP_AUTH_MAX_TTL_SECONDS", "-5"}, BadValue{"MACP_AUTH_MAX_TTL_SECONDS", "1h"},
-                    BadValue{"MACP_AUTH_MAX_TTL_SECONDS", "0"}, BadValue{"MACP_AUTH_MAX_TTL_SECONDS", "1.5"},
-                    BadValue{"MACP_AUTH_MAX_TTL_SECONDS", "2147483648"},
-                    BadValue{"MACP_AUTH_MAX_TTL_SECONDS", "99999999999999999999999"},
-                    BadValue{"MACP_AUTH_DEFAULT_TTL_SECONDS", "-5"}, BadValue{"MACP_AUTH_DEFAULT_TTL_SECONDS", "1h"},
-                    BadValue{"MACP_AUTH_SIGNING_ALG", "HS256"}, BadValue{"MACP_AUTH_SIGNING_ALG", "rs256"},
-                    BadValue{"MACP_AUTH_SIGNING_ALG", "none"}, BadValue{"MACP_AUTH_SIGNING_KEY_JSON", ""},
-                    BadValue{"MACP_AUTH_MAX_CONNECTIONS", "0"}, BadValue{"MACP_AUTH_MAX_CONNECTIONS", "1048577"},
-                    BadValue{"MACP_AUTH_MAX_CONNECTIONS", "many"}, BadValue{"MACP_AUTH_REQUEST_TIMEOUT_SECONDS", "0"},
-                    BadValue{"MACP_AUTH_REQUEST_TIMEOUT_SECONDS", "30s"},
-                    BadValue{"MACP_AUTH_IDLE_TIMEOUT_SECONDS", "3601"}, BadValue{"MACP_AUTH_IDLE_TIMEOUT_SECONDS", "-1"}),
+    testing::Values(
+        BadValue{"PORT", "abc"}, BadValue{"PORT", "-1"}, BadValue{"PORT", "65536"}, BadValue{"PORT", ""},
+        BadValue{"PORT", " 80"}, BadValue{"PORT", "80 "}, BadValue{"PORT", "+80"}, BadValue{"PORT", "8e1"},
+        BadValue{"MACP_AUTH_BIND_ADDR", "localhost"}, BadValue{"MACP_AUTH_BIND_ADDR", "1.2.3"},
+        BadValue{"MACP_AUTH_ISSUER", ""}, BadValue{"MACP_AUTH_AUDIENCE", ""}, BadValue{"MACP_AUTH_ISSUER", "a\nb"},
+        BadValue{"MACP_AUTH_ISSUER", "\xff"}, BadValue{"MACP_AUTH_AUDIENCE", "\xc3"},
+        BadValue{"MACP_AUTH_AUDIENCE", "\xed\xa0\x80"}, BadValue{"MACP_AUTH_MAX_TTL_SECONDS", "-5"},
+        BadValue{"MACP_AUTH_MAX_TTL_SECONDS", "1h"}, BadValue{"MACP_AUTH_MAX_TTL_SECONDS", "0"},
+        BadValue{"MACP_AUTH_MAX_TTL_SECONDS", "1.5"}, BadValue{"MACP_AUTH_MAX_TTL_SECONDS", "2147483648"},
+        BadValue{"MACP_AUTH_MAX_TTL_SECONDS", "99999999999999999999999"},
+        BadValue{"MACP_AUTH_DEFAULT_TTL_SECONDS", "-5"}, BadValue{"MACP_AUTH_DEFAULT_TTL_SECONDS", "1h"},
+        BadValue{"MACP_AUTH_SIGNING_ALG", "HS256"}, BadValue{"MACP_AUTH_SIGNING_ALG", "rs256"},
+        BadValue{"MACP_AUTH_SIGNING_ALG", "none"}, BadValue{"MACP_AUTH_SIGNING_KEY_JSON", ""},
+        BadValue{"MACP_AUTH_MAX_CONNECTIONS", "0"}, BadValue{"MACP_AUTH_MAX_CONNECTIONS", "1048577"},
+        BadValue{"MACP_AUTH_MAX_CONNECTIONS", "many"}, BadValue{"MACP_AUTH_REQUEST_TIMEOUT_SECONDS", "0"},
+        BadValue{"MACP_AUTH_REQUEST_TIMEOUT_SECONDS", "30s"}, BadValue{"MACP_AUTH_IDLE_TIMEOUT_SECONDS", "3601"},
+        BadValue{"MACP_AUTH_IDLE_TIMEOUT_SECONDS", "-1"}, BadValue{"MACP_AUTH_SIGNING_KEYS_FILE", ""},
+        BadValue{"MACP_AUTH_SIGNING_KEYS_FILE", "keys\n.json"}, BadValue{"MACP_AUTH_CLOCK_SKEW_SECONDS", "-1"},
+        BadValue{"MACP_AUTH_CLOCK_SKEW_SECONDS", "3601"}, BadValue{"MACP_AUTH_CLOCK_SKEW_SECONDS", "60s"},
+        BadValue{"MACP_AUTH_CLOCK_SKEW_SECONDS", ""}, BadValue{"MACP_AUTH_KEYS_RELOAD_SECONDS", "0"},
+        BadValue{"MACP_AUTH_KEYS_RELOAD_SECONDS", "3601"}, BadValue{"MACP_AUTH_KEYS_RELOAD_SECONDS", "1.5"},
+        BadValue{"MACP_AUTH_ALLOW_SHARED_KEY_FILE", ""}, BadValue{"MACP_AUTH_ALLOW_SHARED_KEY_FILE", "true"},
+        BadValue{"MACP_AUTH_ALLOW_SHARED_KEY_FILE", "yes"}, BadValue{"MACP_AUTH_ALLOW_SHARED_KEY_FILE", "2"},
+        BadValue{"MACP_AUTH_ALLOW_SHARED_KEY_FILE", " 1"}, BadValue{"MACP_AUTH_PUBLIC_URL", ""},
+        BadValue{"MACP_AUTH_PUBLIC_URL", "auth.example.com"},
+        BadValue{"MACP_AUTH_PUBLIC_URL", "ftp://auth.example.com"},
+        BadValue{"MACP_AUTH_PUBLIC_URL", "https://auth.example.com/base"},
+        BadValue{"MACP_AUTH_PUBLIC_URL", "https://auth.example.com//"},
+        BadValue{"MACP_AUTH_PUBLIC_URL", "https://auth.example.com?x=1"},
+        BadValue{"MACP_AUTH_PUBLIC_URL", "https://auth.example.com#top"},
+        BadValue{"MACP_AUTH_PUBLIC_URL", "https://user@auth.example.com"}, BadValue{"MACP_AUTH_PUBLIC_URL", "https://"},
+        BadValue{"MACP_AUTH_PUBLIC_URL", "https://:443"}, BadValue{"MACP_AUTH_PUBLIC_URL", "https://host:"},
+        BadValue{"MACP_AUTH_PUBLIC_URL", "https://host:0"}, BadValue{"MACP_AUTH_PUBLIC_URL", "https://host:65536"},
+        BadValue{"MACP_AUTH_PUBLIC_URL", "https://host:443:1"}, BadValue{"MACP_AUTH_PUBLIC_URL", "http://[::1"},
+        BadValue{"MACP_AUTH_PUBLIC_URL", "http://[nope]"}, BadValue{"MACP_AUTH_PUBLIC_URL", "http://[::1]x"},
+        BadValue{"MACP_AUTH_PUBLIC_URL", "http://host name"}, BadValue{"MACP_AUTH_JWKS_MAX_AGE_SECONDS", "-1"},
+        BadValue{"MACP_AUTH_JWKS_MAX_AGE_SECONDS", "86401"}, BadValue{"MACP_AUTH_JWKS_MAX_AGE_SECONDS", "1m"}),
     [](const testing::TestParamInfo<BadValue>& info) {
       return std::string(info.param.name) + "_" + std::to_string(info.index);
     });
+
+TEST(Config, ReadsTheKeySetFileInsteadOfTheKey) {
+  auto config = load({{"MACP_AUTH_SIGNING_KEYS_FILE", "/run/secrets/keys.json"}});
+  ASSERT_TRUE(config);
+  EXPECT_EQ(config->signing_keys_file, "/run/secrets/keys.json");
+  EXPECT_FALSE(config->signing_key_json);
+  const auto both =
+      load({{"MACP_AUTH_SIGNING_KEYS_FILE", "keys.json"}, {"MACP_AUTH_SIGNING_KEY_JSON", "{\"d\":\"x\"}"}});
+  ASSERT_FALSE(both);
+  EXPECT_EQ(both.error(),
+            "MACP_AUTH_SIGNING_KEYS_FILE and MACP_AUTH_SIGNING_KEY_JSON are both set; set only one of them");
+  EXPECT_FALSE(load({{"MACP_AUTH_ALLOW_SHARED_KEY_FILE", "0"}})->allow_shared_key_file);
+}
+
+TEST(Config, APublicUrlIsABaseWithoutPath) {
+  for (const auto& [given, kept] :
+       std::vector<std::pair<std::string, std::string>>{{"http://localhost:3200", "http://localhost:3200"},
+                                                        {"https://auth.example.com/", "https://auth.example.com"},
+                                                        {"HTTPS://Auth.Example.com", "https://Auth.Example.com"},
+                                                        {"http://10.0.0.7:80", "http://10.0.0.7:80"},
+                                                        {"http://[::1]:3200/", "http://[::1]:3200"},
+                                                        {"https://my_host.internal", "https://my_host.internal"}}) {
+    const auto config = load({{"MACP_AUTH_PUBLIC_URL", given}});
+    ASSERT_TRUE(config) << given << ": " << config.error();
+    EXPECT_EQ(config->public_url, kept);
+  }
+}
 
 TEST(Config, NeverEchoesTheSigningKey) {
   auto config = load({{"MACP_AUTH_SIGNING_KEY_JSON", ""}, {"PORT", "80"}});

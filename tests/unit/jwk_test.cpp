@@ -83,6 +83,19 @@ TEST(Jwk, RefusesWhatItCannotSignWith) {
   Json empty_kid = rsa_jwk_json();
   empty_kid["kid"] = "";
   EXPECT_NE(error_of(empty_kid).find("kid"), std::string::npos);
+  // The kid goes onto the start-up log line: a control character there could forge lines.
+  for (const char* kid : {"a\nb", "a\r", "\x1b[31m", "a\x7f", "a\xc2\x85",
+                          "a\xc2\x9b"
+                          "31m",
+                          "\t"}) {
+    Json controlled = rsa_jwk_json();
+    controlled["kid"] = kid;
+    const std::string error = error_of(controlled);
+    EXPECT_EQ(error, R"(the JWK's "kid" must be UTF-8 text without control characters)") << kid;
+  }
+  Json printable = rsa_jwk_json();
+  printable["kid"] = "cl\xc3\xa9 2025 \xf0\x9f\x94\x91";  // é, a space and a key emoji are printable
+  EXPECT_TRUE(parse_private_jwk(json::dump(printable)));
   Json oth = rsa_jwk_json();
   oth["oth"] = Json::array();
   EXPECT_NE(error_of(oth).find("multi-prime"), std::string::npos);

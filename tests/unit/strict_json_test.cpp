@@ -5,6 +5,8 @@
 #include <cmath>
 #include <limits>
 #include <string>
+#include <string_view>
+#include <vector>
 
 namespace macp::json {
 namespace {
@@ -76,6 +78,62 @@ TEST(StrictJson, OverflowingNumbersAreInfinitiesWherever) {
   EXPECT_EQ(parse_strict("[1e400,]").error(), ParseError::kSyntax);
   EXPECT_EQ(parse_strict(R"({"a":1e400,"a":1})").error(), ParseError::kDuplicateKey);
   EXPECT_EQ(parse_strict(std::string(40, '[') + "1e400" + std::string(40, ']')).error(), ParseError::kTooDeep);
+}
+
+// A body of overflowing numbers costs a second pass, not a pass per number (issue 9, hole 1).
+TEST(StrictJson, OverflowingNumbersCostWorkLinearInTheirCount) {
+  const auto body_of = [](std::size_t count, const std::string& number) {
+    std::string body = R"({"sender":"a","scopes":{"x":[)" + number;
+    for (std::size_t i = 1; i < count; ++i) body += "," + number;
+    return body + "]}}";
+  };
+  for (const std::size_t count : {std::size_t{1000}, std::size_t{20000}}) {
+    ParseWork work;
+    const auto doc = parse_strict(body_of(count, "1e999"), kMaxDepth, &work);
+    ASSERT_TRUE(doc);
+    EXPECT_EQ(doc->at("scopes").at("x").size(), count);
+    EXPECT_TRUE(std::isinf(doc->at("scopes").at("x").back().get<double>()));
+    EXPECT_EQ(work.passes, 2U);
+    EXPECT_LE(work.number_conversions, count) << count << " numbers";
+    EXPECT_LE(work.overflow_checks, count) << count << " numbers";
+
+    ParseWork plain;
+    ASSERT_TRUE(parse_strict(body_of(count, "12345"), kMaxDepth, &plain));
+    EXPECT_EQ(plain.passes, 1U);
+    EXPECT_EQ(plain.number_conversions, 0U);
+  }
+}
+
+// The private-key parser takes exactly what parse_strict takes, with the same value or the same error.
+TEST(StrictJson, TheSecretParserAgreesWithTheStrictOne) {
+  const std::string nested = std::string(kMaxDepth, '[') + std::string(kMaxDepth, ']');
+  const std::vector<std::string> texts{R"({"kty":"EC","d":"abc","n":[1,2.5,1e400,{"x":null}]})",
+                                       "  {}  ",
+                                       "\"s\"",
+                                       "7",
+                                       "",
+                                       " ",
+                                       "1,2",
+                                       R"("a","b")",
+                                       "{} x",
+                                       R"({"a":1,"a":2})",
+                                       "[1,]",
+                                       R"("abc)",
+                                       R"(1],["x")",
+                                       R"(",")",
+                                       nested,
+                                       "[" + nested + "]",
+                                       "\"\xff\""};
+  for (const std::string& text : texts) {
+    const auto strict = parse_strict(text);
+    const auto secret = parse_strict_secret(text);
+    ASSERT_EQ(secret.ok(), strict.ok()) << text;
+    if (strict) {
+      EXPECT_EQ(std::string_view(secret->dump()), strict->dump()) << text;
+    } else {
+      EXPECT_EQ(secret.error(), strict.error()) << text;
+    }
+  }
 }
 
 TEST(StrictJson, SerializesStringsExactly) {

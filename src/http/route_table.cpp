@@ -1,0 +1,46 @@
+#include "http/route_table.h"
+
+#include <algorithm>
+#include <boost/beast/http/field.hpp>
+
+#include "http/response_writer.h"
+
+namespace macp::http {
+
+namespace bhttp = boost::beast::http;
+using api::ApiError;
+
+RouteTable& RouteTable::add(std::string_view path, bhttp::verb method, Handler handler) {
+  auto it = std::find_if(paths_.begin(), paths_.end(), [&](const Path& p) { return p.path == path; });
+  if (it == paths_.end()) it = paths_.insert(paths_.end(), Path{std::string(path), {}, {}});
+  it->rows.push_back(Row{method, std::move(handler)});
+  it->allow.clear();
+  for (const Row& row : it->rows) {
+    if (!it->allow.empty()) it->allow += ", ";
+    it->allow += bhttp::to_string(row.method);
+    if (row.method == bhttp::verb::get) it->allow += ", HEAD";
+  }
+  return *this;
+}
+
+Response RouteTable::handle(const RequestContext& context, const Request& request) const {
+  Response response = answer(context, request);
+  if (request.method() == bhttp::verb::head) response.body().clear();
+  return response;
+}
+
+Response RouteTable::answer(const RequestContext& context, const Request& request) const {
+  const std::string_view target = request.target();
+  const std::string_view path = target.substr(0, target.find('?'));
+  const auto found = std::find_if(paths_.begin(), paths_.end(), [&](const Path& p) { return p.path == path; });
+  if (found == paths_.end()) return error_response(ApiError::kNotFound, request.version(), request.keep_alive());
+  const bhttp::verb method = request.method() == bhttp::verb::head ? bhttp::verb::get : request.method();
+  for (const Row& row : found->rows) {
+    if (row.method == method) return row.handler(context, request);
+  }
+  Response response = error_response(ApiError::kMethodNotAllowed, request.version(), request.keep_alive());
+  response.set(bhttp::field::allow, found->allow);
+  return response;
+}
+
+}  // namespace macp::http
