@@ -8,16 +8,9 @@
 #include <functional>
 #include <string_view>
 
+#include "limits/rate.h"
+
 namespace macp::limits {
-
-// A bucket holds at most `burst` tokens and gains `per_second` tokens a second; one request takes one.
-struct Rate {
-  double per_second = 1;   // finite, > 0
-  std::int64_t burst = 1;  // >= 1
-};
-
-// What admit() checks before it touches a bucket; an invalid rate is answered kUnavailable.
-bool is_valid(Rate rate);
 
 struct Decision {
   enum class Kind {
@@ -33,9 +26,6 @@ struct Decision {
   static Decision unavailable() { return {Kind::kUnavailable, 0}; }
   bool operator==(const Decision&) const = default;
 };
-
-// A billionth of a token of float slack: a refill of exactly 1/rate seconds must count as one token.
-inline constexpr double kTokenSlack = 1e-9;
 
 // Whole seconds until one token is there, for a bucket that holds `tokens` (< 1) now: rounded up, at least 1.
 std::int64_t retry_after_seconds(double tokens, Rate rate);
