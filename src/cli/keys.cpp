@@ -8,6 +8,7 @@
 #include <variant>
 
 #include "cli/command.h"
+#include "cli/key_files.h"
 #include "cli/new_key.h"
 #include "clock.h"
 #include "files/secret_file.h"
@@ -21,7 +22,6 @@ constexpr std::int64_t kDefaultLeadSeconds = 900;
 constexpr std::int64_t kMaxLeadSeconds = config::kMaxTtlSetting;
 constexpr std::int64_t kJoseJwksCacheSeconds = 600;  // npm jose's createRemoteJWKSet cacheMaxAge default
 constexpr const char* kRuntimeJwksTtlVariable = "MACP_AUTH_JWKS_TTL_SECS";
-constexpr std::string_view kAllowSharedSetting = "MACP_AUTH_ALLOW_SHARED_KEY_FILE=1";
 
 constexpr OptionSpec kFileOption{"--file", "FILE", "the key set file (default: MACP_AUTH_SIGNING_KEYS_FILE)"};
 constexpr OptionSpec kKidOption{"--kid", "ID",
@@ -87,15 +87,7 @@ std::variant<KeysRun, int> start(const Command& self, const ParsedArgs& args, co
 }
 
 // The set as the service would load it now, or the message why it would not.
-Result<std::vector<keys::FileKey>> read_set(const KeysRun& run) {
-  auto text = files::read_secret_file(run.path,
-                                      {keys::kMaxKeyFileBytes, run.config.allow_shared_key_file, kAllowSharedSetting});
-  if (!text) return fail(text.error());
-  auto parsed = keys::parse_key_file(text.value(), run.rules);
-  jose::cleanse(text.value());
-  if (!parsed) return fail(run.path + ": " + parsed.error());
-  return parsed;
-}
+Result<std::vector<keys::FileKey>> read_set(const KeysRun& run) { return read_key_file(run.path, run.config, run.now); }
 
 // Writes the set only once the service's parser has read it back as the service will.
 bool write_set(const KeysRun& run, std::span<const keys::FileKey> set, files::IfExists if_exists) {

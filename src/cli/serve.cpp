@@ -5,27 +5,33 @@
 #include <array>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/signal_set.hpp>
+#include <chrono>
 #include <csignal>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <thread>
 #include <vector>
 
 #include "cli/command.h"
+#include "cli/key_files.h"
 #include "http/client.h"
 #include "http/io_threads.h"
 #include "http/limits.h"
 #include "http/router.h"
 #include "http/server.h"
 #include "jose/openssl.h"
+#include "keys/key_file.h"
 #include "keys/key_set.h"
 #include "keys/key_store.h"
 #include "log.h"
 #include "mint/mint.h"
+#include "reload/reloader.h"
 
 namespace macp::cli {
 namespace {
@@ -41,6 +47,25 @@ void scrub_key_from_environment() {
   if (char* value = std::getenv("MACP_AUTH_SIGNING_KEY_JSON")) {  // NOLINT(concurrency-mt-unsafe): before any thread
     OPENSSL_cleanse(value, std::strlen(value));
   }
+}
+
+// The key file as the service serves it from now on: read and checked as the `keys` verbs read it.
+Result<std::shared_ptr<const keys::KeySet>> load_key_file(const std::string& path, const config::Config& config) {
+  const std::int64_t now = system_clock_seconds();
+  auto file_keys = read_key_file(path, config, now);
+  if (!file_keys) return fail(file_keys.error());
+  return keys::key_set_of(std::move(file_keys).value(), {config.max_ttl_seconds, config.clock_skew_seconds}, now);
+}
+
+// "signer K, published K,L": what a reload put in force, as of now.
+std::string describe_keys(const keys::KeySet& set) {
+  const auto& now = set.at(system_clock_seconds());
+  std::string text = "signer " + set.key(now.signer).kid + ", published ";
+  for (std::size_t i = 0; i < now.published.size(); ++i) {
+    if (i > 0) text += ',';
+    text += set.key(now.published[i]).kid;
+  }
+  return text;
 }
 
 // The key has no option: a command line is visible to every user of the machine.
@@ -79,21 +104,42 @@ int serve(const Command& self, const ParsedArgs& args, const Io& io) {
     log_line(stderr, "error: " + config.error().message);
     return kExitFailure;
   }
-  auto loaded = keys::load_signing_key(config->signing_key_json, config->signing_alg);
-  if (config->signing_key_json) jose::cleanse(*config->signing_key_json);
-  scrub_key_from_environment();
-  if (!loaded) {
-    log_line(stderr, "error: MACP_AUTH_SIGNING_KEY_JSON: " + loaded.error());
-    return kExitFailure;
+  // The signing keys: a key file that follows its schedule and reloads, else one key (pinned or ephemeral).
+  std::unique_ptr<reload::Reloader<keys::KeySet>> key_file;
+  std::optional<keys::KeyStore> single_key;
+  std::string key_source;
+  bool ephemeral = false;
+  if (config->signing_keys_file) {
+    const config::Config& settings = *config;
+    auto started = reload::Reloader<keys::KeySet>::start(
+        {*config->signing_keys_file}, std::chrono::seconds(config->keys_reload_seconds),
+        [&settings](const std::vector<std::string>& paths) { return load_key_file(paths.front(), settings); },
+        {[](const keys::KeySet& set) { log_line(stdout, "keys reloaded: " + describe_keys(set)); },
+         [](const std::string& reason) { log_line(stderr, "key reload failed: " + reason); }});
+    if (!started) {
+      log_line(stderr, "error: MACP_AUTH_SIGNING_KEYS_FILE: " + started.error());
+      return kExitFailure;
+    }
+    key_file = std::move(started).value();
+    key_source = "file";
+  } else {
+    auto loaded = keys::load_signing_key(config->signing_key_json, config->signing_alg);
+    if (config->signing_key_json) jose::cleanse(*config->signing_key_json);
+    scrub_key_from_environment();
+    if (!loaded) {
+      log_line(stderr, "error: MACP_AUTH_SIGNING_KEY_JSON: " + loaded.error());
+      return kExitFailure;
+    }
+    ephemeral = loaded->source == keys::KeySource::kEphemeral;
+    key_source = ephemeral ? "ephemeral" : "env";
+    std::vector<keys::SigningKey> key_list;
+    key_list.push_back(std::move(loaded->key));
+    single_key.emplace(keys::KeySet::make(std::move(key_list)));
   }
-  const std::string kid = loaded->key.kid;
-  const jose::Alg alg = loaded->key.alg();
-  const bool ephemeral = loaded->source == keys::KeySource::kEphemeral;
-  std::vector<keys::SigningKey> key_list;
-  key_list.push_back(std::move(loaded->key));
-  const keys::KeyStore key_store(keys::KeySet::make(std::move(key_list)));
+  const keys::KeyStore& key_store = key_file ? key_file->current() : *single_key;
 
-  const http::Router router(mint::Minter(*config), key_store, system_clock_seconds);
+  http::Router router(mint::Minter(*config), key_store, system_clock_seconds,
+                      {config->issuer, config->jwks_max_age_seconds, config->public_url.value_or("")});
   const unsigned threads = std::max(1U, std::thread::hardware_concurrency());
   http::IoThreads io_threads(threads);
   boost::asio::io_context& io_context = io_threads.main();
@@ -113,6 +159,17 @@ int serve(const Command& self, const ParsedArgs& args, const Io& io) {
     server.shutdown([] { log_line(stdout, "shutting down: draining requests in flight"); },
                     [&io_threads] { io_threads.stop(); });
   });
+  // SIGHUP reloads every watched file now (its default action would end the process): installed before the
+  // first log line too, and re-armed after each signal.
+  boost::asio::signal_set hangups(io_context, SIGHUP);
+  std::function<void()> await_hangup = [&] {
+    hangups.async_wait([&](const boost::system::error_code& ec, int /*signal*/) {
+      if (ec) return;
+      if (key_file) key_file->trigger();
+      await_hangup();
+    });
+  };
+  await_hangup();
   const auto endpoint = server.listen(config->bind_addr, config->port);
   if (!endpoint) {
     log_line(stderr, "error: " + endpoint.error());
@@ -120,10 +177,12 @@ int serve(const Command& self, const ParsedArgs& args, const Io& io) {
   }
 
   const std::string base = "http://" + advertised_host(config->bind_addr) + ":" + std::to_string(endpoint->port());
+  if (!config->public_url) router.set_public_url("http://localhost:" + std::to_string(endpoint->port()));
+  const keys::SigningKey& signer = key_store.get()->signer(system_clock_seconds());
   log_line(stdout, "listening on port " + std::to_string(endpoint->port()));
   log_line(stdout, "issuer=" + config->issuer + " audience=" + config->audience);
-  log_line(stdout, std::string("key source: ") + (ephemeral ? "ephemeral" : "env") +
-                       " alg: " + std::string(jose::alg_name(alg)) + " kid: " + kid);
+  log_line(stdout,
+           "key source: " + key_source + " alg: " + std::string(jose::alg_name(signer.alg())) + " kid: " + signer.kid);
   log_line(stdout, "JWKS: " + base + "/.well-known/jwks.json");
   log_line(stdout, "Mint: POST " + base + "/tokens");
   if (ephemeral) {
@@ -135,6 +194,8 @@ int serve(const Command& self, const ParsedArgs& args, const Io& io) {
   server.start_accepting();
 
   io_threads.run();
+  hangups.cancel();
+  if (key_file) key_file->stop();
   log_line(stdout, "stopped");
   return kExitOk;
 }

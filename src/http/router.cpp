@@ -1,11 +1,15 @@
 #include "http/router.h"
 
+#include <algorithm>
 #include <boost/beast/core/string.hpp>
 #include <boost/beast/http/field.hpp>
 #include <boost/beast/http/verb.hpp>
 
 #include "http/header_policy.h"
 #include "http/response_writer.h"
+#include "jose/base64url.h"
+#include "jose/digest.h"
+#include "json/strict_json.h"
 #include "log.h"
 
 namespace macp::http {
@@ -19,6 +23,19 @@ constexpr std::string_view kJson = "application/json";
 constexpr std::string_view kHealthBody = R"({"ok":true})";
 
 }  // namespace
+
+bool if_none_match_holds(std::string_view header, std::string_view etag) {
+  // RFC 9110 §13.1.2: "*", or a list of entity tags compared weakly (a W/ prefix does not matter).
+  while (!header.empty()) {
+    const auto comma = header.find(',');
+    std::string_view tag = trim_ows(header.substr(0, comma));
+    header = comma == std::string_view::npos ? std::string_view{} : header.substr(comma + 1);
+    if (tag == "*") return true;
+    if (tag.starts_with("W/")) tag.remove_prefix(2);
+    if (tag == etag) return true;
+  }
+  return false;
+}
 
 bool is_json_content_type(std::string_view value) {
   const auto semi = value.find(';');
@@ -39,8 +56,12 @@ bool is_json_content_type(std::string_view value) {
   return true;
 }
 
-Router::Router(mint::Minter minter, const keys::KeyStore& keys, Clock clock)
-    : minter_(std::move(minter)), keys_(keys), clock_(std::move(clock)) {
+Router::Router(mint::Minter minter, const keys::KeyStore& keys, Clock clock, PublishSettings publish)
+    : minter_(std::move(minter)),
+      keys_(keys),
+      clock_(std::move(clock)),
+      publish_(std::move(publish)),
+      cache_control_("public, max-age=" + std::to_string(publish_.max_age_seconds)) {
   routes_
       .add("/healthz", bhttp::verb::get,
            [](const RequestContext&, const Request& req) {
@@ -48,12 +69,50 @@ Router::Router(mint::Minter minter, const keys::KeyStore& keys, Clock clock)
            })
       .add("/.well-known/jwks.json", bhttp::verb::get,
            [this](const RequestContext&, const Request& req) { return jwks(req); })
+      .add("/.well-known/openid-configuration", bhttp::verb::get,
+           [this](const RequestContext&, const Request& req) { return discovery(req); })
       .add("/tokens", bhttp::verb::post,
            [this](const RequestContext& context, const Request& req) { return tokens(context, req); });
 }
 
 Response Router::jwks(const Request& req) const {
-  return json_response(bhttp::status::ok, req.version(), req.keep_alive(), std::string(keys_.get()->jwks_json(clock_())));
+  const auto keys = keys_.get();
+  const auto& published = keys->at(clock_());
+  return cacheable(req, published.jwks_json, published.jwks_etag);
+}
+
+Response Router::discovery(const Request& req) const {
+  const auto keys = keys_.get();
+  const auto& published = keys->at(clock_());
+  json::Json algs = json::Json::array();
+  for (const std::size_t i : published.published) {
+    const std::string_view alg = jose::alg_name(keys->key(i).alg());
+    if (std::find(algs.begin(), algs.end(), alg) == algs.end()) algs.push_back(alg);
+  }
+  json::Json doc = json::Json::object();
+  doc["issuer"] = publish_.issuer;
+  doc["jwks_uri"] = publish_.public_url + "/.well-known/jwks.json";
+  doc["response_types_supported"] = {"id_token"};
+  doc["subject_types_supported"] = {"public"};
+  doc["id_token_signing_alg_values_supported"] = std::move(algs);
+  std::string body = json::dump(doc);
+  const auto digest = jose::sha256(body);
+  const std::string etag = digest ? "\"" + jose::base64url_encode(jose::as_bytes(*digest)) + "\"" : std::string();
+  return cacheable(req, std::move(body), etag);
+}
+
+Response Router::cacheable(const Request& req, std::string body, const std::string& etag) const {
+  if (!etag.empty() && if_none_match_holds(req[bhttp::field::if_none_match], etag)) {
+    Response res{bhttp::status::not_modified, req.version()};
+    res.keep_alive(req.keep_alive());
+    res.set(bhttp::field::cache_control, cache_control_);
+    res.set(bhttp::field::etag, etag);
+    return res;
+  }
+  Response res = json_response(bhttp::status::ok, req.version(), req.keep_alive(), std::move(body));
+  res.set(bhttp::field::cache_control, cache_control_);
+  if (!etag.empty()) res.set(bhttp::field::etag, etag);
+  return res;
 }
 
 Response Router::tokens(const RequestContext& /*context*/, const Request& req) const {

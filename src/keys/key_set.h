@@ -63,7 +63,8 @@ class KeySet {
   const std::optional<Schedule>& schedule() const { return schedule_; }
 
  private:
-  KeySet(std::vector<SigningKey> keys, std::optional<Schedule> schedule) : keys_(std::move(keys)), schedule_(std::move(schedule)) {}
+  KeySet(std::vector<SigningKey> keys, std::optional<Schedule> schedule)
+      : keys_(std::move(keys)), schedule_(std::move(schedule)) {}
   void add_window(std::int64_t from, std::int64_t until, std::size_t signer, std::vector<std::size_t> published);
 
   std::vector<SigningKey> keys_;

@@ -1,0 +1,20 @@
+#pragma once
+// The signing key file as the service and the `keys` verbs read it: one reader, so a file the verbs
+// accept is a file the service loads.
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "config/config.h"
+#include "keys/key_file.h"
+#include "result.h"
+
+namespace macp::cli {
+
+// Read with the size bound and the group/other permission check (MACP_AUTH_ALLOW_SHARED_KEY_FILE), then
+// parsed and checked as of `now` (MACP_AUTH_SIGNING_ALG restricts the keys). The text is wiped.
+Result<std::vector<keys::FileKey>> read_key_file(const std::string& path, const config::Config& config,
+                                                 std::int64_t now);
+
+}  // namespace macp::cli
