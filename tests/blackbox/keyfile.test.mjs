@@ -9,7 +9,7 @@ import os from 'node:os';
 import path from 'node:path';
 import * as jose from 'jose';
 
-import { decodeJwt, runUntilExit, startService, withService } from './lib/service.mjs';
+import { decodeJwt, parseResponses, rawRequest, runUntilExit, startService, withService } from './lib/service.mjs';
 import { ecPrivateJwk, publicJwkOf, rsaPrivateJwk } from './lib/keys.mjs';
 import { privateValuesOf } from './lib/secrets.mjs';
 
@@ -368,6 +368,50 @@ describe('a good key file change is served at runtime', { concurrency: true }, (
     }
   });
 
+  test('a permission change alone is seen: chmod 644 fails, chmod 600 reloads', async () => {
+    const file = path.join(tempDir(), 'keys.json');
+    const a = ecPrivateJwk({ kid: 'a' });
+    writeKeyFile(file, [a]);
+    const svc = await startOnFile(file, [a], { MACP_AUTH_KEYS_RELOAD_SECONDS: 1 });
+    try {
+      const before = await jwksText(svc);
+      fs.chmodSync(file, 0o644);
+      await waitFor(() => svc.stderrLines.some((l) => RELOAD_FAILED.test(l)), { what: 'the reload failure line' });
+      assert.match(svc.stderrLines[0], /MACP_AUTH_ALLOW_SHARED_KEY_FILE/, 'the line says how to fix it');
+      assert.equal(await jwksText(svc), before);
+      fs.chmodSync(file, 0o600);
+      await expectReloadTo(svc, { signer: 'a', published: ['a'] });
+      assert.equal(svc.stderrLines.length, 1, svc.stderr);
+    } finally {
+      await svc.stop();
+    }
+  });
+
+  test('a deleted file keeps the running set; the file put back is served', async () => {
+    const file = path.join(tempDir(), 'keys.json');
+    const a = ecPrivateJwk({ kid: 'a' });
+    const b = ecPrivateJwk({ kid: 'b' });
+    writeKeyFile(file, [a]);
+    const svc = await startOnFile(file, [a, b], { MACP_AUTH_KEYS_RELOAD_SECONDS: 1 });
+    try {
+      const before = await svc.request('/.well-known/jwks.json');
+      fs.unlinkSync(file);
+      await waitFor(() => svc.stderrLines.some((l) => RELOAD_FAILED.test(l)), { what: 'the reload failure line' });
+      assert.equal(await jwksText(svc), before.text);
+      assert.equal(await mintedKid(svc), 'a');
+      writeKeyFile(file, [b]);
+      await expectReloadTo(svc, { signer: 'b', published: ['b'] });
+      const after = await svc.request('/.well-known/jwks.json', {
+        headers: { 'if-none-match': before.headers.get('etag') },
+      });
+      assert.equal(after.status, 200, 'the old ETag no longer matches');
+      assert.notEqual(after.headers.get('etag'), before.headers.get('etag'));
+      assert.equal(svc.stderrLines.length, 1, svc.stderr);
+    } finally {
+      await svc.stop();
+    }
+  });
+
   test('emergency: a key deleted from the file leaves the JWKS and the signer role at the next reload', async () => {
     const file = path.join(tempDir(), 'keys.json');
     const now = nowSeconds();
@@ -408,6 +452,7 @@ test('a next key starts signing within 1 s of its activation, and its predecesso
   });
   try {
     assert.deepEqual(kidsOf(await svc.jwks()), ['first', 'second'], 'the next key is published before it signs');
+    const firstTag = (await svc.request('/.well-known/jwks.json')).headers.get('etag');
     // Mint until the kid changes; no token of the second key before its activation second.
     const switchedAt = await waitFor(
       async () => {
@@ -422,6 +467,8 @@ test('a next key starts signing within 1 s of its activation, and its predecesso
     );
     assert.ok(switchedAt - activation * 1000 <= 1100, `signing ${switchedAt - activation * 1000} ms after activation`);
     assert.deepEqual(kidsOf(await svc.jwks()), ['second', 'first'], 'the previous key stays published');
+    const switchedTag = (await svc.request('/.well-known/jwks.json')).headers.get('etag');
+    assert.notEqual(switchedTag, firstTag, 'a new order, a new ETag');
 
     const retirement = (activation + 2 + 0) * 1000;
     const goneAt = await waitFor(
@@ -436,6 +483,8 @@ test('a next key starts signing within 1 s of its activation, and its predecesso
     );
     assert.ok(goneAt - retirement <= 1100, `retired ${goneAt - retirement} ms late`);
     assert.deepEqual(kidsOf(await svc.jwks()), ['second']);
+    const stale = await svc.request('/.well-known/jwks.json', { headers: { 'if-none-match': switchedTag } });
+    assert.equal(stale.status, 200, 'a cache holding the retired key refetches');
     assert.equal(fs.statSync(file).mtimeMs, mtime, 'the file was never touched');
     assert.ok(!svc.stdoutLines.some((l) => RELOADED.test(l)), 'no reload happened');
   } finally {
@@ -544,6 +593,15 @@ describe('JWKS and discovery cache validators', { concurrency: true }, () => {
         const other = await svc.request(where, { headers: { 'if-none-match': '"another-tag"' } });
         assert.equal(other.status, 200);
         assert.equal(other.text, res.text);
+
+        // RFC 9110 §5.3: two If-None-Match field lines are one list.
+        const twoLines = await rawRequest(
+          svc.port,
+          `GET ${where} HTTP/1.1\r\nHost: x\r\nIf-None-Match: "x"\r\nIf-None-Match: ${etag}\r\nConnection: close\r\n\r\n`,
+        );
+        const [answer] = parseResponses(twoLines.data);
+        assert.equal(answer.status, 304, `two If-None-Match lines on ${where}`);
+        assert.equal(answer.text, '');
 
         const head = await svc.request(where, { method: 'HEAD' });
         assert.equal(head.status, 200, `HEAD ${where}`);
