@@ -102,7 +102,12 @@ Response Router::discovery(const Request& req) const {
 }
 
 Response Router::cacheable(const Request& req, std::string body, const std::string& etag) const {
-  if (!etag.empty() && if_none_match_holds(req[bhttp::field::if_none_match], etag)) {
+  // RFC 9110 §5.3: several If-None-Match lines are one list, so each line counts (req[] reads only the first).
+  const auto [first, last] = req.equal_range(bhttp::field::if_none_match);
+  const bool matched = !etag.empty() && std::any_of(first, last, [&etag](const auto& field) {
+    return if_none_match_holds(field.value(), etag);
+  });
+  if (matched) {
     Response res{bhttp::status::not_modified, req.version()};
     res.keep_alive(req.keep_alive());
     res.set(bhttp::field::cache_control, cache_control_);
