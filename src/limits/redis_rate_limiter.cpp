@@ -412,7 +412,6 @@ class RedisRateLimiter::Connection {
   }
 
   void shut_down() {
-    boost::system::error_code ignored;
     connect_timer_.cancel();
     reconnect_timer_.cancel();
     deadline_timer_.cancel();
