@@ -140,7 +140,7 @@ int serve(const Command& self, const ParsedArgs& args, const Io& io) {
   const keys::KeyStore key_store(keys::KeySet::make(std::move(key_list)));
 
   // ---- Metrics (SPEC §9): one registry; sources are asked at scrape time. ----
-  const metrics::ServiceMetrics service_metrics;
+  metrics::ServiceMetrics service_metrics;
   service_metrics.set_signing_keys_source(
       [&key_store] { return signing_key_metrics(*key_store.get(), system_clock_seconds()); });
 
