@@ -57,7 +57,8 @@ struct Connection {
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
-  static const http::Router router(mint::Minter(fuzz::default_config()), fuzz::key_store(), [] { return fuzz::kNow; });
+  static const http::Router router(
+      http::RouterDeps{mint::Minter(fuzz::default_config()), fuzz::key_store(), [] { return fuzz::kNow; }});
   static const http::Limits limits;
   if (size == 0) return 0;
   // The first byte picks how the rest arrives: in pieces of 1 to 256 bytes, as a socket might deliver it.

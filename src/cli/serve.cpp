@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <array>
+#include <atomic>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/signal_set.hpp>
 #include <chrono>
@@ -18,8 +19,11 @@
 #include <thread>
 #include <vector>
 
+#include "audit/audit_log.h"
+#include "callers/clients_file.h"
 #include "cli/command.h"
 #include "cli/key_files.h"
+#include "files/secret_file.h"
 #include "http/client.h"
 #include "http/io_threads.h"
 #include "http/limits.h"
@@ -30,6 +34,7 @@
 #include "keys/key_set.h"
 #include "keys/key_store.h"
 #include "log.h"
+#include "metrics/service_metrics.h"
 #include "mint/mint.h"
 #include "reload/reloader.h"
 
@@ -68,6 +73,44 @@ std::string describe_keys(const keys::KeySet& set) {
   return text;
 }
 
+// ---- Metrics: the running key set as the scrape sees it (SPEC §9). ----
+std::vector<metrics::SigningKeyMetrics> signing_key_metrics(const keys::KeySet& set, std::int64_t now) {
+  std::vector<metrics::SigningKeyMetrics> out;
+  const keys::KeySet::Window& window = set.at(now);
+  std::vector<std::optional<std::int64_t>> activations(set.size());
+  if (set.schedule()) {  // a key's activation is where the timeline first makes it the signer
+    for (const keys::ScheduleWindow& w : set.schedule()->windows()) {
+      if (w.signer && !activations[*w.signer] && w.from) activations[*w.signer] = w.from;
+    }
+  }
+  for (std::size_t i = 0; i < set.size(); ++i) {
+    metrics::SigningKeyMetrics key;
+    key.kid = set.key(i).kid;
+    key.alg = std::string(jose::alg_name(set.key(i).alg()));
+    if (set.schedule()) {
+      key.state = std::string(keys::key_state_name(set.schedule()->state_at(i, now)));
+      key.activates_at = activations[i];
+      key.published_until = set.schedule()->published_until(i);
+    } else {
+      key.state = i == window.signer ? "signing" : "previous";
+    }
+    out.push_back(std::move(key));
+  }
+  return out;
+}
+
+// ---- Clients file (SPEC §8): read with the key file's rules, parsed by the callers room. ----
+reload::Reloader<callers::ClientsFile>::Load clients_file_loader(bool allow_shared) {
+  return [allow_shared](const std::vector<std::string>& paths) -> Result<std::shared_ptr<const callers::ClientsFile>> {
+    auto text = files::read_secret_file(
+        paths.front(), {callers::kMaxClientsFileBytes, allow_shared, "MACP_AUTH_ALLOW_SHARED_KEY_FILE=1"});
+    if (!text) return fail(text.error());
+    auto file = callers::ClientsFile::parse(*text);
+    if (!file) return fail(paths.front() + ": " + file.error());
+    return std::make_shared<const callers::ClientsFile>(std::move(*file));
+  };
+}
+
 // The key has no option: a command line is visible to every user of the machine.
 constexpr std::array<OptionVariable, 10> kServeVariables{{
     {"--port", "PORT"},
@@ -104,7 +147,14 @@ int serve(const Command& self, const ParsedArgs& args, const Io& io) {
     log_line(stderr, "error: " + config.error().message);
     return kExitFailure;
   }
-  // The signing keys: a key file that follows its schedule and reloads, else one key (pinned or ephemeral).
+  // ---- Metrics (SPEC §9): one registry, declared first so that everything recording into it dies before it;
+  // sources are asked at scrape time. ----
+  metrics::ServiceMetrics service_metrics;
+
+  // What SIGHUP does: reload every watched file now, reopen the audit log.
+  std::vector<std::function<void()>> on_hangup;
+
+  // ---- Signing keys: a key file that follows its schedule and reloads, else one key (pinned or ephemeral). ----
   std::unique_ptr<reload::Reloader<keys::KeySet>> key_file;
   std::optional<keys::KeyStore> single_key;
   std::string key_source;
@@ -114,14 +164,24 @@ int serve(const Command& self, const ParsedArgs& args, const Io& io) {
     auto started = reload::Reloader<keys::KeySet>::start(
         {*config->signing_keys_file}, std::chrono::seconds(config->keys_reload_seconds),
         [&settings](const std::vector<std::string>& paths) { return load_key_file(paths.front(), settings); },
-        {[](const keys::KeySet& set) { log_line(stdout, "keys reloaded: " + describe_keys(set)); },
-         [](const std::string& reason) { log_line(stderr, "key reload failed: " + reason); }});
+        {.on_success =
+             [&service_metrics](const keys::KeySet& set) {
+               service_metrics.reload(metrics::WatchedFile::kKeys, true, system_clock_seconds());
+               log_line(stdout, "keys reloaded: " + describe_keys(set));
+             },
+         .on_failure =
+             [&service_metrics](const std::string& reason) {
+               service_metrics.reload(metrics::WatchedFile::kKeys, false, system_clock_seconds());
+               log_line(stderr, "key reload failed: " + reason);
+             }});
     if (!started) {
       log_line(stderr, "error: MACP_AUTH_SIGNING_KEYS_FILE: " + started.error());
       return kExitFailure;
     }
     key_file = std::move(started).value();
     key_source = "file";
+    service_metrics.file_loaded(metrics::WatchedFile::kKeys, system_clock_seconds());
+    on_hangup.emplace_back([&key_file] { key_file->trigger(); });
   } else {
     auto loaded = keys::load_signing_key(config->signing_key_json, config->signing_alg);
     if (config->signing_key_json) jose::cleanse(*config->signing_key_json);
@@ -138,8 +198,58 @@ int serve(const Command& self, const ParsedArgs& args, const Io& io) {
   }
   const keys::KeyStore& key_store = key_file ? key_file->current() : *single_key;
 
-  http::Router router(mint::Minter(*config), key_store, system_clock_seconds,
-                      {config->issuer, config->jwks_max_age_seconds, config->public_url.value_or("")});
+  service_metrics.set_signing_keys_source(
+      [&key_store] { return signing_key_metrics(*key_store.get(), system_clock_seconds()); });
+
+  // ---- Clients file (SPEC §8): reloaded like the key file; unset, minting is open. ----
+  std::unique_ptr<reload::Reloader<callers::ClientsFile>> clients;
+  if (config->clients_file) {
+    auto started = reload::Reloader<callers::ClientsFile>::start(
+        {*config->clients_file}, std::chrono::seconds(config->keys_reload_seconds),
+        clients_file_loader(config->allow_shared_key_file),
+        {.on_success =
+             [&service_metrics](const callers::ClientsFile& file) {
+               service_metrics.reload(metrics::WatchedFile::kClients, true, system_clock_seconds());
+               log_line(stdout, "clients reloaded: " + std::to_string(file.clients().size()) + " clients");
+             },
+         .on_failure =
+             [&service_metrics](const std::string& reason) {
+               service_metrics.reload(metrics::WatchedFile::kClients, false, system_clock_seconds());
+               log_line(stderr, "clients reload failed: " + reason);
+             }});
+    if (!started) {
+      log_line(stderr, "error: MACP_AUTH_CLIENTS_FILE: " + started.error());
+      return kExitFailure;
+    }
+    clients = std::move(*started);
+    service_metrics.file_loaded(metrics::WatchedFile::kClients, system_clock_seconds());
+    on_hangup.emplace_back([&clients] { clients->trigger(); });
+  }
+
+  // ---- Audit log (SPEC §8): off unless MACP_AUTH_AUDIT_LOG; a file is reopened on SIGHUP. ----
+  auto audit_log = audit::AuditLog::open(config->audit_log, {.on_dropped = [&service_metrics](std::uint64_t records) {
+                                           for (std::uint64_t i = 0; i < records; ++i) {
+                                             service_metrics.audit_dropped();
+                                           }
+                                         }});
+  if (!audit_log) {
+    log_line(stderr, "error: " + audit_log.error());
+    return kExitFailure;
+  }
+  if (*audit_log) on_hangup.emplace_back([log = audit_log->get()] { log->reopen(); });
+
+  std::atomic<bool> draining{false};  // set before the drain: /readyz answers 503 from then on
+  http::Router router(http::RouterDeps{
+      .minter = mint::Minter(*config),
+      .keys = key_store,
+      .clock = system_clock_seconds,
+      .clients = clients ? &clients->current() : nullptr,
+      .audit = audit_log->get(),
+      .metrics = &service_metrics,
+      .serves_metrics = !config->metrics_addr,
+      .draining = &draining,
+      .publish = {config->issuer, config->jwks_max_age_seconds, config->public_url.value_or("")},
+  });
   const unsigned threads = std::max(1U, std::thread::hardware_concurrency());
   http::IoThreads io_threads(threads);
   boost::asio::io_context& io_context = io_threads.main();
@@ -152,10 +262,22 @@ int serve(const Command& self, const ParsedArgs& args, const Io& io) {
     limits.max_connections = fd_cap;
   }
   http::Server server(io_context, io_threads.contexts(), router.routes(), limits);
+  service_metrics.set_open_connections_source([&server] { return server.open_connections(); });
+
+  // ---- Metrics listener (MACP_AUTH_METRICS_ADDR): its own table with /metrics only, on the same threads. ----
+  http::RouteTable metrics_routes;
+  http::add_metrics_route(metrics_routes.observe(service_metrics), service_metrics);
+  std::unique_ptr<http::Server> metrics_server;
+  if (config->metrics_addr) {
+    metrics_server = std::make_unique<http::Server>(io_context, io_threads.contexts(), metrics_routes, limits);
+  }
+
   // Before the first log line: a supervisor may send SIGTERM as soon as it sees the port.
   boost::asio::signal_set signals(io_context, SIGINT, SIGTERM);
   signals.async_wait([&](const boost::system::error_code& ec, int /*signal*/) {
     if (ec) return;
+    draining.store(true);
+    if (metrics_server) metrics_server->shutdown([] {}, [] {});
     server.shutdown([] { log_line(stdout, "shutting down: draining requests in flight"); },
                     [&io_threads] { io_threads.stop(); });
   });
@@ -165,7 +287,7 @@ int serve(const Command& self, const ParsedArgs& args, const Io& io) {
   std::function<void()> await_hangup = [&] {
     hangups.async_wait([&](const boost::system::error_code& ec, int /*signal*/) {
       if (ec) return;
-      if (key_file) key_file->trigger();
+      for (const auto& hangup : on_hangup) hangup();
       await_hangup();
     });
   };
@@ -174,6 +296,16 @@ int serve(const Command& self, const ParsedArgs& args, const Io& io) {
   if (!endpoint) {
     log_line(stderr, "error: " + endpoint.error());
     return kExitFailure;
+  }
+
+  std::uint16_t metrics_port = 0;
+  if (metrics_server) {
+    const auto metrics_endpoint = metrics_server->listen(config->metrics_addr->host, config->metrics_addr->port);
+    if (!metrics_endpoint) {
+      log_line(stderr, "error: MACP_AUTH_METRICS_ADDR: " + metrics_endpoint.error());
+      return kExitFailure;
+    }
+    metrics_port = metrics_endpoint->port();
   }
 
   const std::string base = "http://" + advertised_host(config->bind_addr) + ":" + std::to_string(endpoint->port());
@@ -191,11 +323,24 @@ int serve(const Command& self, const ParsedArgs& args, const Io& io) {
              "exits. Set MACP_AUTH_SIGNING_KEY_JSON in production.");
   }
 
+  if (!clients) {
+    log_line(stderr,
+             "WARNING: MACP_AUTH_CLIENTS_FILE is unset: open minting, anyone who reaches this port may mint any "
+             "token. Set it in production.");
+  }
+  if (metrics_server) {
+    log_line(stdout, "Metrics: http://" + http::url_host(config->metrics_addr->host) + ":" +
+                         std::to_string(metrics_port) + "/metrics");
+  }
+
   server.start_accepting();
+  if (metrics_server) metrics_server->start_accepting();
 
   io_threads.run();
   hangups.cancel();
   if (key_file) key_file->stop();
+  if (clients) clients->stop();
+  if (*audit_log) (*audit_log)->stop();
   log_line(stdout, "stopped");
   return kExitOk;
 }

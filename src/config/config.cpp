@@ -84,6 +84,36 @@ std::optional<std::string> parse_public_url(std::string_view text) {
   return scheme + std::string(text.substr(separator));
 }
 
+// host:port with an IP address literal; IPv6 as [::1]:9100. Port 0 picks a free one.
+std::optional<HostPort> parse_host_port(std::string_view text) {
+  std::string_view host;
+  std::string_view port;
+  if (text.starts_with('[')) {
+    const auto close = text.find(']');
+    if (close == std::string_view::npos || text.substr(close + 1, 1) != ":") return std::nullopt;
+    host = text.substr(1, close - 1);
+    port = text.substr(close + 2);
+    boost::system::error_code ec;
+    boost::asio::ip::make_address_v6(std::string(host), ec);
+    if (ec) return std::nullopt;
+  } else {
+    const auto colon = text.rfind(':');
+    if (colon == std::string_view::npos) return std::nullopt;
+    host = text.substr(0, colon);
+    port = text.substr(colon + 1);
+    boost::system::error_code ec;
+    boost::asio::ip::make_address_v4(std::string(host), ec);
+    if (ec) return std::nullopt;
+  }
+  const auto number = parse_integer(port, 0, 65535);
+  if (!number) return std::nullopt;
+  return HostPort{std::string(host), static_cast<std::uint16_t>(*number)};
+}
+
+bool has_control_character(const char* v) {
+  return std::any_of(v, v + std::strlen(v), [](char c) { return static_cast<unsigned char>(c) < 0x20 || c == 0x7f; });
+}
+
 std::string invalid(const char* name, std::string_view value, std::string_view expected) {
   return std::string(name) + "=\"" + std::string(value) + "\" is invalid: expected " + std::string(expected);
 }
@@ -134,7 +164,7 @@ Result<Config> load_config(const EnvLookup& env) {
   if (const char* v = env("MACP_AUTH_SIGNING_KEYS_FILE")) {
     if (*v == '\0') return fail("MACP_AUTH_SIGNING_KEYS_FILE is set but empty");
     // The path goes onto one-line log and error messages.
-    if (std::any_of(v, v + std::strlen(v), [](char c) { return static_cast<unsigned char>(c) < 0x20 || c == 0x7f; })) {
+    if (has_control_character(v)) {
       return fail("MACP_AUTH_SIGNING_KEYS_FILE must be a path without control characters");
     }
     config.signing_keys_file = v;
@@ -153,6 +183,23 @@ Result<Config> load_config(const EnvLookup& env) {
     if (!config.public_url) {
       return fail(invalid("MACP_AUTH_PUBLIC_URL", v,
                           "http://host[:port] or https://host[:port], without a path, query or user name"));
+    }
+  }
+  if (const char* v = env("MACP_AUTH_CLIENTS_FILE")) {
+    if (*v == '\0') return fail("MACP_AUTH_CLIENTS_FILE is set but empty");
+    if (has_control_character(v)) return fail("MACP_AUTH_CLIENTS_FILE must be a path without control characters");
+    config.clients_file = v;
+  }
+  if (const char* v = env("MACP_AUTH_AUDIT_LOG")) {  // the audit room's own parser, one line naming the variable
+    auto destination = audit::parse_audit_destination(v);
+    if (!destination) return fail(destination.error());
+    config.audit_log = std::move(*destination);
+  }
+  if (const char* v = env("MACP_AUTH_METRICS_ADDR")) {
+    config.metrics_addr = parse_host_port(v);
+    if (!config.metrics_addr) {
+      return fail(
+          invalid("MACP_AUTH_METRICS_ADDR", v, "an IP address and a port, such as 127.0.0.1:9100 or [::1]:9100"));
     }
   }
   return config;

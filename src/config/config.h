@@ -7,6 +7,7 @@
 #include <string>
 #include <string_view>
 
+#include "audit/destination.h"
 #include "jose/alg.h"
 #include "result.h"
 
@@ -27,6 +28,12 @@ inline constexpr std::int64_t kDefaultClockSkewSeconds = 60;
 inline constexpr std::int64_t kDefaultKeysReloadSeconds = 5;
 inline constexpr std::int64_t kDefaultJwksMaxAgeSeconds = 60;
 
+// MACP_AUTH_METRICS_ADDR: an IP address literal (IPv6 in brackets) and a port.
+struct HostPort {
+  std::string host;  // without brackets
+  std::uint16_t port = 0;
+};
+
 struct Config {
   std::uint16_t port = 3200;
   std::string bind_addr = "127.0.0.1";
@@ -45,6 +52,9 @@ struct Config {
   bool allow_shared_key_file = false;                            // a key file group or others may read is accepted
   std::optional<std::string> public_url;  // http(s)://host[:port], no trailing '/'; unset: http://localhost:<port>
   std::int64_t jwks_max_age_seconds = kDefaultJwksMaxAgeSeconds;  // Cache-Control max-age of JWKS and discovery
+  std::optional<std::string> clients_file;                        // SPEC §8; unset: open minting
+  audit::AuditDestination audit_log;                              // off by default
+  std::optional<HostPort> metrics_addr;                           // unset: /metrics on the main listener
 };
 
 // Returns the value of an environment variable, or nullptr when it is unset.

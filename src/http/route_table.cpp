@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <boost/beast/http/field.hpp>
+#include <chrono>
 
 #include "http/response_writer.h"
 
@@ -12,7 +13,10 @@ using api::ApiError;
 
 RouteTable& RouteTable::add(std::string_view path, bhttp::verb method, Handler handler) {
   auto it = std::find_if(paths_.begin(), paths_.end(), [&](const Path& p) { return p.path == path; });
-  if (it == paths_.end()) it = paths_.insert(paths_.end(), Path{std::string(path), {}, {}});
+  if (it == paths_.end()) {
+    it = paths_.insert(paths_.end(), Path{std::string(path), {}, {}, {}});
+    if (metrics_) it->metrics = metrics_->route(path);
+  }
   it->rows.push_back(Row{method, std::move(handler)});
   it->allow.clear();
   for (const Row& row : it->rows) {
@@ -23,17 +27,34 @@ RouteTable& RouteTable::add(std::string_view path, bhttp::verb method, Handler h
   return *this;
 }
 
+RouteTable& RouteTable::observe(const metrics::ServiceMetrics& metrics) {
+  metrics_ = &metrics;
+  unmatched_ = metrics.route("unmatched");
+  for (Path& path : paths_) path.metrics = metrics.route(path.path);
+  return *this;
+}
+
 Response RouteTable::handle(const RequestContext& context, const Request& request) const {
-  Response response = answer(context, request);
+  if (metrics_ == nullptr) {
+    Response response = answer(context, request);
+    if (request.method() == bhttp::verb::head) response.body().clear();
+    return response;
+  }
+  const auto started = std::chrono::steady_clock::now();
+  const Path* matched = nullptr;
+  Response response = answer(context, request, &matched);
   if (request.method() == bhttp::verb::head) response.body().clear();
+  (matched ? matched->metrics : unmatched_)
+      .record(request.method_string(), response.result_int(), std::chrono::steady_clock::now() - started);
   return response;
 }
 
-Response RouteTable::answer(const RequestContext& context, const Request& request) const {
+Response RouteTable::answer(const RequestContext& context, const Request& request, const Path** matched) const {
   const std::string_view target = request.target();
   const std::string_view path = target.substr(0, target.find('?'));
   const auto found = std::find_if(paths_.begin(), paths_.end(), [&](const Path& p) { return p.path == path; });
   if (found == paths_.end()) return error_response(ApiError::kNotFound, request.version(), request.keep_alive());
+  if (matched) *matched = &*found;
   const bhttp::verb method = request.method() == bhttp::verb::head ? bhttp::verb::get : request.method();
   for (const Row& row : found->rows) {
     if (row.method == method) return row.handler(context, request);

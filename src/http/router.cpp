@@ -4,7 +4,14 @@
 #include <boost/beast/core/string.hpp>
 #include <boost/beast/http/field.hpp>
 #include <boost/beast/http/verb.hpp>
+#include <chrono>
+#include <iterator>
+#include <optional>
+#include <string>
 
+#include "callers/authenticate.h"
+#include "callers/policy.h"
+#include "http/client.h"
 #include "http/header_policy.h"
 #include "http/response_writer.h"
 #include "jose/base64url.h"
@@ -56,42 +63,90 @@ bool is_json_content_type(std::string_view value) {
   return true;
 }
 
-Router::Router(mint::Minter minter, const keys::KeyStore& keys, Clock clock, PublishSettings publish)
-    : minter_(std::move(minter)),
-      keys_(keys),
-      clock_(std::move(clock)),
-      publish_(std::move(publish)),
-      cache_control_("public, max-age=" + std::to_string(publish_.max_age_seconds)) {
+// One POST /tokens attempt as the audit line and the metrics see it, filled in as the checks go.
+struct Router::Attempt {
+  const callers::Client* client = nullptr;  // null until authenticated (and in open mode)
+  std::optional<std::string> sender;
+  std::optional<std::string> error;  // the answer's error message
+  std::optional<audit::Grant> grant;
+};
+
+namespace {
+
+constexpr std::string_view kReadyBody = R"({"ready":true})";
+
+// The peer as a clients file network sees it: an IPv4 client of a dual-stack listener is IPv4.
+callers::IpAddress ip_address_of(const boost::asio::ip::address& address) {
+  if (address.is_v6() && address.to_v6().is_v4_mapped()) {
+    return callers::IpAddress::v4(
+        boost::asio::ip::make_address_v4(boost::asio::ip::v4_mapped, address.to_v6()).to_bytes());
+  }
+  if (address.is_v4()) return callers::IpAddress::v4(address.to_v4().to_bytes());
+  return callers::IpAddress::v6(address.to_v6().to_bytes());
+}
+
+// addr:port, IPv6 as [addr]:port (SPEC §8's audit `peer`).
+std::string peer_text(const boost::asio::ip::tcp::endpoint& peer) {
+  return url_host(peer.address().to_string()) + ":" + std::to_string(peer.port());
+}
+
+// The body's sender for the audit line of a 400, when the body is an object with a string sender.
+std::optional<std::string> sender_of(std::string_view body) {
+  auto parsed = json::parse_strict(body);
+  if (!parsed || !parsed->is_object()) return std::nullopt;
+  const auto found = parsed->find("sender");
+  if (found == parsed->end() || !found->is_string()) return std::nullopt;
+  return found->get<std::string>();
+}
+
+}  // namespace
+
+Router::Router(RouterDeps deps)
+    : deps_(std::move(deps)), cache_control_("public, max-age=" + std::to_string(deps_.publish.max_age_seconds)) {
+  if (deps_.metrics) routes_.observe(*deps_.metrics);
   routes_
       .add("/healthz", bhttp::verb::get,
            [](const RequestContext&, const Request& req) {
              return json_response(bhttp::status::ok, req.version(), req.keep_alive(), std::string(kHealthBody));
            })
+      .add("/readyz", bhttp::verb::get, [this](const RequestContext&, const Request& req) { return readyz(req); })
       .add("/.well-known/jwks.json", bhttp::verb::get,
            [this](const RequestContext&, const Request& req) { return jwks(req); })
       .add("/.well-known/openid-configuration", bhttp::verb::get,
            [this](const RequestContext&, const Request& req) { return discovery(req); })
       .add("/tokens", bhttp::verb::post,
            [this](const RequestContext& context, const Request& req) { return tokens(context, req); });
+  if (deps_.metrics && deps_.serves_metrics) add_metrics_route(routes_, *deps_.metrics);
+}
+
+void add_metrics_route(RouteTable& routes, const metrics::ServiceMetrics& metrics) {
+  routes.add("/metrics", bhttp::verb::get, [&metrics](const RequestContext&, const Request& req) {
+    Response res{bhttp::status::ok, req.version()};
+    res.set(bhttp::field::content_type, metrics::kContentType);
+    res.keep_alive(req.keep_alive());
+    res.body() = metrics.render();
+    res.prepare_payload();
+    return res;
+  });
 }
 
 Response Router::jwks(const Request& req) const {
-  const auto keys = keys_.get();
-  const auto& published = keys->at(clock_());
+  const auto keys = deps_.keys.get();
+  const auto& published = keys->at(deps_.clock());
   return cacheable(req, published.jwks_json, published.jwks_etag);
 }
 
 Response Router::discovery(const Request& req) const {
-  const auto keys = keys_.get();
-  const auto& published = keys->at(clock_());
+  const auto keys = deps_.keys.get();
+  const auto& published = keys->at(deps_.clock());
   json::Json algs = json::Json::array();
   for (const std::size_t i : published.published) {
     const std::string_view alg = jose::alg_name(keys->key(i).alg());
     if (std::find(algs.begin(), algs.end(), alg) == algs.end()) algs.push_back(alg);
   }
   json::Json doc = json::Json::object();
-  doc["issuer"] = publish_.issuer;
-  doc["jwks_uri"] = publish_.public_url + "/.well-known/jwks.json";
+  doc["issuer"] = deps_.publish.issuer;
+  doc["jwks_uri"] = deps_.publish.public_url + "/.well-known/jwks.json";
   doc["response_types_supported"] = {"id_token"};
   doc["subject_types_supported"] = {"public"};
   doc["id_token_signing_alg_values_supported"] = std::move(algs);
@@ -120,20 +175,104 @@ Response Router::cacheable(const Request& req, std::string body, const std::stri
   return res;
 }
 
-Response Router::tokens(const RequestContext& /*context*/, const Request& req) const {
-  const auto content_type = req.find(bhttp::field::content_type);
-  Response res = content_type == req.end() || !is_json_content_type(content_type->value())
-                     ? error_response(ApiError::kUnsupportedMediaType, req.version(), req.keep_alive())
-                     : mint(req);
+// Ready when a mint would succeed now: the key set always has a signer at any time (KeySet::scheduled
+// refuses one without), and a clients file, when configured, is loaded before the listener opens. What is
+// left is shutdown, which turns this 503 before draining so a load balancer stops sending first.
+Response Router::readyz(const Request& req) const {
+  if (deps_.draining && deps_.draining->load(std::memory_order_relaxed)) {
+    return json_response(bhttp::status::service_unavailable, req.version(), req.keep_alive(),
+                         R"({"ready":false,"reason":"shutting down"})");
+  }
+  return json_response(bhttp::status::ok, req.version(), req.keep_alive(), std::string(kReadyBody));
+}
+
+Response Router::tokens(const RequestContext& context, const Request& req) const {
+  Attempt attempt;
+  Response res = mint(context, req, attempt);
   res.set(bhttp::field::cache_control, "no-store");
+  if (deps_.audit) {
+    audit::AuditRecord record;
+    record.ts = std::chrono::system_clock::now();
+    record.request_id = std::string(context.request_id);
+    if (attempt.client) record.client = attempt.client->id;
+    record.peer = peer_text(context.peer);
+    record.sender = std::move(attempt.sender);
+    record.status = static_cast<int>(res.result_int());
+    record.error = std::move(attempt.error);
+    record.grant = std::move(attempt.grant);
+    deps_.audit->write(record);
+  }
   return res;
 }
 
-Response Router::mint(const Request& req) const {
-  auto minted = minter_.mint(*keys_.get(), clock_(), req.body());
+Response Router::mint(const RequestContext& context, const Request& req, Attempt& attempt) const {
+  const auto refuse = [&](ApiError error, std::optional<metrics::DenyReason> reason) {
+    if (reason && deps_.metrics) deps_.metrics->mint_denied(*reason);
+    attempt.error = std::string(api::describe(error).message);
+    return error_response(error, req.version(), req.keep_alive());
+  };
+
+  // 1. Authentication (SPEC §8), before anything of the body is looked at. The file is held for the request.
+  std::shared_ptr<const callers::ClientsFile> clients;
+  if (deps_.clients) {
+    clients = deps_.clients->get();
+    callers::Credentials credentials;
+    const auto [first, last] = req.equal_range(bhttp::field::authorization);
+    if (first != last) {
+      // Twice is malformed: neither copy is picked silently.
+      credentials.authorization = std::next(first) == last ? std::string_view(first->value()) : std::string_view{};
+    }
+    credentials.peer = ip_address_of(context.peer.address());
+    auto caller = callers::authenticate(*clients, credentials);
+    if (!caller) {
+      Response res = refuse(ApiError::kUnauthorized, metrics::DenyReason::kUnauthorized);
+      res.set(bhttp::field::www_authenticate, callers::kWwwAuthenticate);
+      return res;
+    }
+    attempt.client = caller->client;
+  }
+
+  // 2. Rate limit (SPEC §9): the limits room goes here, per attempt.client, before the body is looked at;
+  //    over its rate -> 429 with Retry-After, DenyReason::kRateLimited.
+
+  // 3. The §2 checks (413 was decided by the request reader, before routing).
+  const auto content_type = req.find(bhttp::field::content_type);
+  if (content_type == req.end() || !is_json_content_type(content_type->value())) {
+    return refuse(ApiError::kUnsupportedMediaType, metrics::DenyReason::kInvalid);
+  }
+  auto request = mint::parse_mint_request(req.body(), deps_.minter.ttl_policy());
+  if (!request) {
+    if (deps_.audit) attempt.sender = sender_of(req.body());
+    return refuse(request.error(), metrics::DenyReason::kInvalid);
+  }
+  attempt.sender = request->sender;
+
+  // 4. Policy: the request as granted, every restricted field stated.
+  if (attempt.client) {
+    auto granted = callers::apply_policy(*attempt.client, std::move(*request));
+    if (!granted) {
+      if (deps_.metrics) deps_.metrics->mint_denied(metrics::DenyReason::kForbidden);
+      attempt.error = api::message_with_field(ApiError::kForbidden, granted.error().field);
+      return json_response(static_cast<bhttp::status>(api::describe(ApiError::kForbidden).status), req.version(),
+                           req.keep_alive(), api::body_with_field(ApiError::kForbidden, granted.error().field));
+    }
+    request = std::move(*granted);
+  }
+
+  auto minted = deps_.minter.issue(*deps_.keys.get(), deps_.clock(), std::move(*request));
   if (!minted) {
     if (minted.error() == ApiError::kInternal) log_line(stderr, "error: signing a token failed (OpenSSL)");
-    return error_response(minted.error(), req.version(), req.keep_alive());
+    return refuse(minted.error(), std::nullopt);
+  }
+  const std::string_view alg = jose::alg_name(minted->alg);
+  if (deps_.metrics) deps_.metrics->token_issued(alg, minted->kid, attempt.client ? attempt.client->id : "");
+  if (deps_.audit) {
+    attempt.grant = audit::Grant{minted->kid,
+                                 std::string(alg),
+                                 minted->iat,
+                                 minted->exp,
+                                 std::move(minted->granted.scopes),
+                                 audit::token_sha256(minted->token())};
   }
   return json_response(bhttp::status::ok, req.version(), req.keep_alive(), std::move(minted->body));
 }

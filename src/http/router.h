@@ -1,17 +1,22 @@
 #pragma once
 // The service's endpoints as rows of a route table. Knows what each endpoint answers, not how tokens are made.
 
+#include <atomic>
 #include <cstdint>
 #include <memory>
 #include <string>
 #include <string_view>
 
+#include "audit/audit_log.h"
+#include "callers/clients_file.h"
 #include "clock.h"
 #include "http/message.h"
 #include "http/request_context.h"
 #include "http/route_table.h"
 #include "keys/key_store.h"
+#include "metrics/service_metrics.h"
 #include "mint/mint.h"
+#include "reload/current.h"
 
 namespace macp::http {
 
@@ -22,36 +27,54 @@ struct PublishSettings {
   std::string public_url;             // MACP_AUTH_PUBLIC_URL, or http://localhost:<port> once the port is known
 };
 
+// What the Router serves from, in one place so that a new setting is one more member. Everything referred
+// to must outlive the Router.
+struct RouterDeps {
+  mint::Minter minter;
+  const keys::KeyStore& keys;  // each request loads the current set once
+  Clock clock;
+  // SPEC §8: set, every POST /tokens must authenticate against the current file; null: open minting.
+  const reload::Current<callers::ClientsFile>* clients = nullptr;
+  audit::AuditLog* audit = nullptr;                  // null: MACP_AUTH_AUDIT_LOG=off
+  const metrics::ServiceMetrics* metrics = nullptr;  // null: nothing counted (unit tests)
+  bool serves_metrics = true;                        // GET /metrics here; false when MACP_AUTH_METRICS_ADDR moves it
+  const std::atomic<bool>* draining = nullptr;       // set by shutdown before draining: /readyz turns 503 first
+  PublishSettings publish = {};                      // the JWKS and discovery documents
+};
+
 class Router {
  public:
-  Router(mint::Minter minter, const keys::KeyStore& keys, Clock clock, PublishSettings publish = {});
+  explicit Router(RouterDeps deps);
   // The rows call back into this Router: it stays where it was made.
   Router(const Router&) = delete;
   Router& operator=(const Router&) = delete;
 
   const RouteTable& routes() const { return routes_; }
   // Before serving: the base URL of jwks_uri when it depends on the port the listener got.
-  void set_public_url(std::string url) { publish_.public_url = std::move(url); }
+  void set_public_url(std::string url) { deps_.publish.public_url = std::move(url); }
   Response handle(const RequestContext& context, const Request& request) const {
     return routes_.handle(context, request);
   }
 
  private:
+  struct Attempt;
+
   Response tokens(const RequestContext& context, const Request& request) const;
-  // The one call into the mint: a request body -> the token response, or the error to answer with.
-  Response mint(const Request& request) const;
+  // Authentication, (rate limit), the §2 checks, policy, then the one call into the mint.
+  Response mint(const RequestContext& context, const Request& request, Attempt& attempt) const;
   Response jwks(const Request& request) const;
+  Response readyz(const Request& request) const;
   Response discovery(const Request& request) const;
   // A published document: 200 with Cache-Control and its ETag, or 304 when If-None-Match holds the tag.
   Response cacheable(const Request& request, std::string body, const std::string& etag) const;
 
-  mint::Minter minter_;
-  const keys::KeyStore& keys_;  // each request loads the current set once
-  Clock clock_;
-  PublishSettings publish_;
+  RouterDeps deps_;
   std::string cache_control_;  // "public, max-age=N", built once
   RouteTable routes_;
 };
+
+// GET /metrics as a row: the second listener's table (MACP_AUTH_METRICS_ADDR) and the main one share it.
+void add_metrics_route(RouteTable& routes, const metrics::ServiceMetrics& metrics);
 
 // Whether an If-None-Match value names `etag` (or is "*").
 bool if_none_match_holds(std::string_view header, std::string_view etag);

@@ -130,7 +130,13 @@ INSTANTIATE_TEST_SUITE_P(
         BadValue{"MACP_AUTH_PUBLIC_URL", "https://host:443:1"}, BadValue{"MACP_AUTH_PUBLIC_URL", "http://[::1"},
         BadValue{"MACP_AUTH_PUBLIC_URL", "http://[nope]"}, BadValue{"MACP_AUTH_PUBLIC_URL", "http://[::1]x"},
         BadValue{"MACP_AUTH_PUBLIC_URL", "http://host name"}, BadValue{"MACP_AUTH_JWKS_MAX_AGE_SECONDS", "-1"},
-        BadValue{"MACP_AUTH_JWKS_MAX_AGE_SECONDS", "86401"}, BadValue{"MACP_AUTH_JWKS_MAX_AGE_SECONDS", "1m"}),
+        BadValue{"MACP_AUTH_JWKS_MAX_AGE_SECONDS", "86401"}, BadValue{"MACP_AUTH_JWKS_MAX_AGE_SECONDS", "1m"},
+        BadValue{"MACP_AUTH_CLIENTS_FILE", ""}, BadValue{"MACP_AUTH_CLIENTS_FILE", "clients\n.json"},
+        BadValue{"MACP_AUTH_AUDIT_LOG", "relative.log"}, BadValue{"MACP_AUTH_AUDIT_LOG", "OFF"},
+        BadValue{"MACP_AUTH_METRICS_ADDR", ""}, BadValue{"MACP_AUTH_METRICS_ADDR", "9100"},
+        BadValue{"MACP_AUTH_METRICS_ADDR", "localhost:9100"}, BadValue{"MACP_AUTH_METRICS_ADDR", "::1:9100"},
+        BadValue{"MACP_AUTH_METRICS_ADDR", "[::1]9100"}, BadValue{"MACP_AUTH_METRICS_ADDR", "127.0.0.1:65536"},
+        BadValue{"MACP_AUTH_METRICS_ADDR", "127.0.0.1:"}, BadValue{"MACP_AUTH_METRICS_ADDR", "[nope]:1"}),
     [](const testing::TestParamInfo<BadValue>& info) {
       return std::string(info.param.name) + "_" + std::to_string(info.index);
     });
@@ -146,6 +152,26 @@ TEST(Config, ReadsTheKeySetFileInsteadOfTheKey) {
   EXPECT_EQ(both.error(),
             "MACP_AUTH_SIGNING_KEYS_FILE and MACP_AUTH_SIGNING_KEY_JSON are both set; set only one of them");
   EXPECT_FALSE(load({{"MACP_AUTH_ALLOW_SHARED_KEY_FILE", "0"}})->allow_shared_key_file);
+}
+
+TEST(Config, ReadsTheClientsFileAuditLogAndMetricsAddress) {
+  const auto config = load({{"MACP_AUTH_CLIENTS_FILE", "/etc/macp/clients.json"},
+                            {"MACP_AUTH_AUDIT_LOG", "stderr"},
+                            {"MACP_AUTH_METRICS_ADDR", "[::1]:9100"}});
+  ASSERT_TRUE(config) << config.error();
+  EXPECT_EQ(config->clients_file, "/etc/macp/clients.json");
+  EXPECT_EQ(config->audit_log.kind, audit::AuditDestination::Kind::kStderr);
+  ASSERT_TRUE(config->metrics_addr);
+  EXPECT_EQ(config->metrics_addr->host, "::1");
+  EXPECT_EQ(config->metrics_addr->port, 9100);
+  const auto v4 = load({{"MACP_AUTH_METRICS_ADDR", "0.0.0.0:0"}});
+  ASSERT_TRUE(v4);
+  EXPECT_EQ(v4->metrics_addr->host, "0.0.0.0");
+  EXPECT_EQ(v4->metrics_addr->port, 0);
+  const auto unset = load({});
+  EXPECT_FALSE(unset->clients_file);
+  EXPECT_FALSE(unset->metrics_addr);
+  EXPECT_EQ(unset->audit_log.kind, audit::AuditDestination::Kind::kOff);
 }
 
 TEST(Config, APublicUrlIsABaseWithoutPath) {

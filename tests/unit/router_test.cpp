@@ -3,8 +3,8 @@
 #include <gtest/gtest.h>
 
 #include <boost/beast/http/field.hpp>
-#include "jose/base64url.h"
 
+#include "jose/base64url.h"
 #include "test_keys.h"
 
 namespace macp::http {
@@ -15,7 +15,7 @@ using json::Json;
 
 class RouterTest : public testing::Test {
  protected:
-  RouterTest() : router_(mint::Minter(config::Config{}), store_, [] { return std::int64_t{1713800000}; }) {}
+  RouterTest() : router_(RouterDeps{mint::Minter(config::Config{}), store_, [] { return std::int64_t{1713800000}; }}) {}
 
   static std::shared_ptr<const keys::KeySet> make_keys(const std::string& jwk_text) {
     auto loaded = keys::load_signing_key(jwk_text, std::nullopt);
