@@ -7,7 +7,8 @@
 namespace macp::api {
 namespace {
 
-#define MACP_ERROR(status, message) ErrorInfo{status, message, "{\"error\":\"" message "\"}"}
+#define MACP_ERROR(status, message) \
+  ErrorInfo { status, message, "{\"error\":\"" message "\"}" }
 
 // Indexed by ApiError; the messages are the contract (SPEC.md §2), the bodies their JSON.
 constexpr std::array kErrors{
@@ -22,6 +23,7 @@ constexpr std::array kErrors{
     MACP_ERROR(400, "ttl_seconds must be a positive number"),
     MACP_ERROR(401, "unauthorized"),
     MACP_ERROR(403, "forbidden: <field> not allowed for this client"),
+    MACP_ERROR(429, "rate limit exceeded"),
     MACP_ERROR(400, "malformed HTTP request"),
     MACP_ERROR(404, "not found"),
     MACP_ERROR(405, "method not allowed"),

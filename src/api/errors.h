@@ -19,6 +19,7 @@ enum class ApiError {
   kTtlNotPositive,
   kUnauthorized,
   kForbidden,  // a template: its message holds kFieldPlaceholder
+  kRateLimited,
   kBadRequest,
   kNotFound,
   kMethodNotAllowed,

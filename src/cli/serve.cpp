@@ -239,6 +239,7 @@ int serve(const Command& self, const ParsedArgs& args, const Io& io) {
   if (*audit_log) on_hangup.emplace_back([log = audit_log->get()] { log->reopen(); });
 
   std::atomic<bool> draining{false};  // set before the drain: /readyz answers 503 from then on
+  limits::InProcessRateLimiter rate_limiter;
   http::Router router(http::RouterDeps{
       .minter = mint::Minter(*config),
       .keys = key_store,
@@ -247,6 +248,7 @@ int serve(const Command& self, const ParsedArgs& args, const Io& io) {
       .audit = audit_log->get(),
       .metrics = &service_metrics,
       .serves_metrics = !config->metrics_addr,
+      .limiter = &rate_limiter,
       .draining = &draining,
       .publish = {config->issuer, config->jwks_max_age_seconds, config->public_url.value_or("")},
   });

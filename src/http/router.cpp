@@ -232,8 +232,17 @@ Response Router::mint(const RequestContext& context, const Request& req, Attempt
     attempt.client = caller->client;
   }
 
-  // 2. Rate limit (SPEC §9): the limits room goes here, per attempt.client, before the body is looked at;
-  //    over its rate -> 429 with Retry-After, DenyReason::kRateLimited.
+  // 2. Rate limit (SPEC §9), per client, before the body is looked at. The buckets are this process's: the
+  //    Redis limiter completes asynchronously and needs a session step that is not built yet.
+  if (attempt.client && attempt.client->rate && deps_.limiter) {
+    const auto& rate = *attempt.client->rate;
+    const limits::Decision decision = deps_.limiter->take(attempt.client->id, {rate.per_second, rate.burst});
+    if (decision.kind != limits::Decision::Kind::kAdmitted) {
+      Response res = refuse(ApiError::kRateLimited, metrics::DenyReason::kRateLimited);
+      res.set(bhttp::field::retry_after, std::to_string(std::max<std::int64_t>(1, decision.retry_after_seconds)));
+      return res;
+    }
+  }
 
   // 3. The §2 checks (413 was decided by the request reader, before routing).
   const auto content_type = req.find(bhttp::field::content_type);

@@ -14,6 +14,7 @@
 #include "http/request_context.h"
 #include "http/route_table.h"
 #include "keys/key_store.h"
+#include "limits/in_process_rate_limiter.h"
 #include "metrics/service_metrics.h"
 #include "mint/mint.h"
 #include "reload/current.h"
@@ -38,6 +39,7 @@ struct RouterDeps {
   audit::AuditLog* audit = nullptr;                  // null: MACP_AUTH_AUDIT_LOG=off
   const metrics::ServiceMetrics* metrics = nullptr;  // null: nothing counted (unit tests)
   bool serves_metrics = true;                        // GET /metrics here; false when MACP_AUTH_METRICS_ADDR moves it
+  limits::InProcessRateLimiter* limiter = nullptr;   // clients with a "rate"; null: no limit (unit tests)
   const std::atomic<bool>* draining = nullptr;       // set by shutdown before draining: /readyz turns 503 first
   PublishSettings publish = {};                      // the JWKS and discovery documents
 };

@@ -310,3 +310,27 @@ test('/readyz: 200 when it can mint, 503 once shutdown begins (a request in flig
     await svc.stop();
   }
 });
+
+test('a client with a rate gets its burst, then 429 with Retry-After, and a token again once refilled', async () => {
+  const secret = newSecret();
+  const { file } = setup([
+    { id: 'bursty', secrets_sha256: [sha256(secret)], senders: ['agent://*'], rate: { per_second: 1, burst: 2 } },
+    { id: 'free', secrets_sha256: [sha256(secret + 'x')], senders: ['agent://*'] },
+  ]);
+  await withService({ MACP_AUTH_CLIENTS_FILE: file }, async (svc) => {
+    const mint = (s) => svc.post({ sender: 'agent://a' }, { headers: bearer(s) });
+    assert.equal((await mint(secret)).status, 200);
+    assert.equal((await mint(secret)).status, 200);
+    const limited = await mint(secret);
+    assert.equal(limited.status, 429);
+    assert.equal(limited.text, '{"error":"rate limit exceeded"}');
+    const retryAfter = Number(limited.headers.get('retry-after'));
+    assert.ok(Number.isInteger(retryAfter) && retryAfter >= 1 && retryAfter <= 1, `Retry-After ${retryAfter}`);
+    // Whatever its body: the limit comes before the request checks.
+    assert.equal((await svc.post('not json', { contentType: 'text/plain', headers: bearer(secret) })).status, 429);
+    // Another client is not limited by this one's bucket.
+    for (let i = 0; i < 4; i += 1) assert.equal((await mint(secret + 'x')).status, 200);
+    await new Promise((r) => setTimeout(r, 1100 * retryAfter));
+    assert.equal((await mint(secret)).status, 200);
+  });
+});
