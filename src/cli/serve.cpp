@@ -111,6 +111,23 @@ reload::Reloader<callers::ClientsFile>::Load clients_file_loader(bool allow_shar
   };
 }
 
+// What every watched file does after a reload: count it, and log the outcome in one line
+// ("<what> reload failed: <reason>" on failure).
+template <class T>
+typename reload::Reloader<T>::Hooks reload_hooks(metrics::ServiceMetrics& service_metrics, metrics::WatchedFile file,
+                                                 std::string what, std::string (*describe)(const T&)) {
+  return {.on_success =
+              [&service_metrics, file, describe](const T& loaded) {
+                service_metrics.reload(file, true, system_clock_seconds());
+                log_line(stdout, describe(loaded));
+              },
+          .on_failure =
+              [&service_metrics, file, what](const std::string& reason) {
+                service_metrics.reload(file, false, system_clock_seconds());
+                log_line(stderr, what + " reload failed: " + reason);
+              }};
+}
+
 // The key has no option: a command line is visible to every user of the machine.
 constexpr std::array<OptionVariable, 10> kServeVariables{{
     {"--port", "PORT"},
@@ -164,16 +181,8 @@ int serve(const Command& self, const ParsedArgs& args, const Io& io) {
     auto started = reload::Reloader<keys::KeySet>::start(
         {*config->signing_keys_file}, std::chrono::seconds(config->keys_reload_seconds),
         [&settings](const std::vector<std::string>& paths) { return load_key_file(paths.front(), settings); },
-        {.on_success =
-             [&service_metrics](const keys::KeySet& set) {
-               service_metrics.reload(metrics::WatchedFile::kKeys, true, system_clock_seconds());
-               log_line(stdout, "keys reloaded: " + describe_keys(set));
-             },
-         .on_failure =
-             [&service_metrics](const std::string& reason) {
-               service_metrics.reload(metrics::WatchedFile::kKeys, false, system_clock_seconds());
-               log_line(stderr, "key reload failed: " + reason);
-             }});
+        reload_hooks<keys::KeySet>(service_metrics, metrics::WatchedFile::kKeys, "key",
+                                   [](const keys::KeySet& set) { return "keys reloaded: " + describe_keys(set); }));
     if (!started) {
       log_line(stderr, "error: MACP_AUTH_SIGNING_KEYS_FILE: " + started.error());
       return kExitFailure;
@@ -207,16 +216,10 @@ int serve(const Command& self, const ParsedArgs& args, const Io& io) {
     auto started = reload::Reloader<callers::ClientsFile>::start(
         {*config->clients_file}, std::chrono::seconds(config->keys_reload_seconds),
         clients_file_loader(config->allow_shared_key_file),
-        {.on_success =
-             [&service_metrics](const callers::ClientsFile& file) {
-               service_metrics.reload(metrics::WatchedFile::kClients, true, system_clock_seconds());
-               log_line(stdout, "clients reloaded: " + std::to_string(file.clients().size()) + " clients");
-             },
-         .on_failure =
-             [&service_metrics](const std::string& reason) {
-               service_metrics.reload(metrics::WatchedFile::kClients, false, system_clock_seconds());
-               log_line(stderr, "clients reload failed: " + reason);
-             }});
+        reload_hooks<callers::ClientsFile>(
+            service_metrics, metrics::WatchedFile::kClients, "clients", [](const callers::ClientsFile& file) {
+              return "clients reloaded: " + std::to_string(file.clients().size()) + " clients";
+            }));
     if (!started) {
       log_line(stderr, "error: MACP_AUTH_CLIENTS_FILE: " + started.error());
       return kExitFailure;
