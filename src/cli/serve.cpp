@@ -315,7 +315,8 @@ int serve(const Command& self, const ParsedArgs& args, const Io& io) {
 
   const std::string base = "http://" + advertised_host(config->bind_addr) + ":" + std::to_string(endpoint->port());
   if (!config->public_url) router.set_public_url("http://localhost:" + std::to_string(endpoint->port()));
-  const keys::SigningKey& signer = key_store.get()->signer(system_clock_seconds());
+  const auto key_set = key_store.get();  // held: a reload may swap the store's set while these lines print
+  const keys::SigningKey& signer = key_set->signer(system_clock_seconds());
   log_line(stdout, "listening on port " + std::to_string(endpoint->port()));
   log_line(stdout, "issuer=" + config->issuer + " audience=" + config->audience);
   log_line(stdout,
