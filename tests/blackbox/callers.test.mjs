@@ -334,3 +334,35 @@ test('a client with a rate gets its burst, then 429 with Retry-After, and a toke
     assert.equal((await mint(secret)).status, 200);
   });
 });
+
+test('a clients file rewritten under load: every request sees one whole file, old or new', async () => {
+  const secret = newSecret();
+  const client = (sender) => ({ id: 'minter', secrets_sha256: [sha256(secret)], senders: [sender] });
+  // Both versions know the secret; they differ in the sender they allow, so a response tells which one served it.
+  const versions = [[client('agent://a*')], [client('agent://b*')]];
+  const { file } = setup(versions[0]);
+  await withService({ MACP_AUTH_CLIENTS_FILE: file, MACP_AUTH_KEYS_RELOAD_SECONDS: 1 }, async (svc) => {
+    let running = true;
+    const seen = { a: 0, b: 0 };
+    const unexpected = [];
+    const minter = async () => {
+      while (running) {
+        for (const sender of ['agent://a1', 'agent://b1']) {
+          const res = await svc.post({ sender }, { headers: bearer(secret) });
+          if (res.status === 200) seen[sender[8]] += 1;
+          else if (res.status !== 403) unexpected.push(`${res.status} ${res.text}`);
+        }
+      }
+    };
+    const load = [minter(), minter(), minter()];
+    for (let i = 1; i <= 8; i += 1) {
+      writeClients(file, versions[i % 2]);
+      svc.child.kill('SIGHUP');
+      await new Promise((r) => setTimeout(r, 150));
+    }
+    running = false;
+    await Promise.all(load);
+    assert.deepEqual(unexpected, [], 'never a 401 or a 500: no request saw a half-loaded file');
+    assert.ok(seen.a > 0 && seen.b > 0, `both versions served requests (${JSON.stringify(seen)})`);
+  });
+});
