@@ -366,3 +366,62 @@ test('a clients file rewritten under load: every request sees one whole file, ol
     assert.ok(seen.a > 0 && seen.b > 0, `both versions served requests (${JSON.stringify(seen)})`);
   });
 });
+
+test('a fuzzed mix of requests: the audit log, stdout and stderr never hold a token, a secret or an Authorization value', async () => {
+  const { assertNoSecrets } = await import('./lib/secrets.mjs');
+  const secret = newSecret();
+  const { file, audit } = setup([
+    { id: 'minter', secrets_sha256: [sha256(secret)], senders: ['agent://*'], scopes: { is_observer: true } },
+    { id: 'net', networks: ['127.0.0.1/32'], senders: ['agent://net-*'] },
+  ]);
+  // A seeded generator: the same mix every run, so a failure replays.
+  let state = 0x2545f491;
+  const next = (n) => {
+    state = (Math.imul(state, 1103515245) + 12345) >>> 0;
+    return state % n;
+  };
+  const sentAuthorizations = new Set([secret]);
+  const tokens = [];
+  const svc = await startService({ MACP_AUTH_CLIENTS_FILE: file, MACP_AUTH_AUDIT_LOG: audit });
+  try {
+    for (let i = 0; i < 300; i += 1) {
+      const headers = {};
+      const auth = next(5);
+      if (auth === 0) headers.authorization = `Bearer ${secret}`;
+      if (auth === 1) {
+        const wrong = newSecret();
+        sentAuthorizations.add(wrong);
+        headers.authorization = `Bearer ${wrong}`;
+      }
+      if (auth === 2) {
+        const junk = randomBytes(12 + next(40)).toString('base64url');
+        sentAuthorizations.add(junk);
+        headers.authorization = next(2) ? `Basic ${junk}` : junk;
+      }
+      // auth 3, 4: no Authorization (the network client)
+      if (next(4) === 0) headers['x-request-id'] = randomBytes(8).toString('hex');
+      const bodies = [
+        { sender: 'agent://net-1' },
+        { sender: 'agent://x', scopes: { is_observer: true, allowed_modes: ['m'] } },
+        { sender: 'agent://x', scopes: { can_start_sessions: true } },
+        { sender: '', scopes: 'no' },
+        'not json',
+        `{"sender":"agent://${'x'.repeat(next(2000))}"}`,
+      ];
+      const body = bodies[next(bodies.length)];
+      const res = await svc.post(body, { contentType: next(8) ? 'application/json' : 'text/plain', headers });
+      assert.ok([200, 400, 401, 403, 415].includes(res.status), `status ${res.status}: ${res.text}`);
+      if (res.status === 200) tokens.push(res.json.token);
+    }
+    assert.ok(tokens.length > 20, `some mints succeeded (${tokens.length})`);
+    const lines = await waitForAudit(audit, 300);
+    assert.equal(lines.length, 300, 'one audit line per attempt');
+  } finally {
+    await svc.stop();
+  }
+  const everything = readFileSync(audit, 'utf8') + '\n' + svc.stdout + '\n' + svc.stderr;
+  assertNoSecrets(everything, { tokens });
+  for (const value of sentAuthorizations) {
+    assert.ok(!everything.includes(value), 'an Authorization value reached the audit log or the output');
+  }
+});
