@@ -134,10 +134,11 @@ def stop_process(proc, sig):
 class Service:
     """The real binary on a free loopback port with a pinned key."""
 
-    def __init__(self, binary, key_name):
+    def __init__(self, binary, key_name, extra_env=None):
         env = {k: v for k, v in os.environ.items() if not k.startswith("MACP_AUTH_") and k != "PORT"}
         env.update(PORT="0", MACP_AUTH_BIND_ADDR=HOST,
                    MACP_AUTH_SIGNING_KEY_JSON=(BENCH_DIR / "keys" / f"{key_name}.jwk.json").read_text().strip())
+        env.update(extra_env or {})
         self.started = time.perf_counter()
         self.proc = subprocess.Popen([binary], env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
         first = self.proc.stdout.readline()

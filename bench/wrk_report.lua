@@ -10,6 +10,12 @@ if body_file and body_file ~= "" then
   f:close()
 end
 
+-- AUTHORIZATION, when set, goes on every request (a client of a clients file).
+local authorization = os.getenv("AUTHORIZATION")
+if authorization and authorization ~= "" then
+  wrk.headers["authorization"] = authorization
+end
+
 function done(summary, latency, requests)
   local e = summary.errors
   io.write(string.format(
