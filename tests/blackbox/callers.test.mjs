@@ -313,11 +313,11 @@ test('/readyz: 200 when it can mint, 503 once shutdown begins (a request in flig
 
 test('a client with a rate gets its burst, then 429 with Retry-After, and a token again once refilled', async () => {
   const secret = newSecret();
-  const { file } = setup([
+  const { file, audit } = setup([
     { id: 'bursty', secrets_sha256: [sha256(secret)], senders: ['agent://*'], rate: { per_second: 1, burst: 2 } },
     { id: 'free', secrets_sha256: [sha256(secret + 'x')], senders: ['agent://*'] },
   ]);
-  await withService({ MACP_AUTH_CLIENTS_FILE: file }, async (svc) => {
+  await withService({ MACP_AUTH_CLIENTS_FILE: file, MACP_AUTH_AUDIT_LOG: audit }, async (svc) => {
     const mint = (s) => svc.post({ sender: 'agent://a' }, { headers: bearer(s) });
     assert.equal((await mint(secret)).status, 200);
     assert.equal((await mint(secret)).status, 200);
@@ -326,6 +326,15 @@ test('a client with a rate gets its burst, then 429 with Retry-After, and a toke
     assert.equal(limited.text, '{"error":"rate limit exceeded"}');
     const retryAfter = Number(limited.headers.get('retry-after'));
     assert.ok(Number.isInteger(retryAfter) && retryAfter >= 1 && retryAfter <= 1, `Retry-After ${retryAfter}`);
+    // Its audit line: the client is known, the body was never read, no grant.
+    const third = (await waitForAudit(audit, 3))[2];
+    assert.deepEqual(Object.keys(third), ['ts', 'request_id', 'client', 'peer', 'sender', 'status', 'error']);
+    assert.equal(third.request_id, limited.headers.get('x-request-id'));
+    assert.equal(third.client, 'bursty');
+    assert.match(third.peer, /^127\.0\.0\.1:\d+$/);
+    assert.equal(third.sender, null);
+    assert.equal(third.status, 429);
+    assert.equal(third.error, 'rate limit exceeded');
     // Whatever its body: the limit comes before the request checks.
     assert.equal((await svc.post('not json', { contentType: 'text/plain', headers: bearer(secret) })).status, 429);
     // Another client is not limited by this one's bucket.
