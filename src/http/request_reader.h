@@ -42,7 +42,12 @@ class RequestReader {
   // After kDone, until release().
   const Request& request() const { return parser_->get(); }
   // The request's header once it is parsed (for the X-Request-Id of an answer), else nullptr.
-  const Request* header() const { return parser_ && parser_->is_header_done() ? &parser_->get() : nullptr; }
+  // A body refused from its Content-Length fails while the header completes (Beast's finish_header), with the
+  // request line and every field already read: that header counts too.
+  const Request* header() const {
+    const bool complete = parser_ && (parser_->is_header_done() || answer_ == api::ApiError::kBodyTooLarge);
+    return complete ? &parser_->get() : nullptr;
+  }
   // After kFailed: the error to answer with; nullopt when there is nobody to answer.
   std::optional<api::ApiError> answer() const { return answer_; }
   // The HTTP version an answer should carry: 1.0 to a 1.0 client, else 1.1.

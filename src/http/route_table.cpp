@@ -14,7 +14,7 @@ using api::ApiError;
 RouteTable& RouteTable::add(std::string_view path, bhttp::verb method, Handler handler) {
   auto it = std::find_if(paths_.begin(), paths_.end(), [&](const Path& p) { return p.path == path; });
   if (it == paths_.end()) {
-    it = paths_.insert(paths_.end(), Path{std::string(path), {}, {}, {}});
+    it = paths_.insert(paths_.end(), Path{std::string(path), {}, {}, {}, {}});
     if (metrics_) it->metrics = metrics_->route(path);
   }
   it->rows.push_back(Row{method, std::move(handler)});
@@ -49,12 +49,30 @@ Response RouteTable::handle(const RequestContext& context, const Request& reques
   return response;
 }
 
-Response RouteTable::answer(const RequestContext& context, const Request& request, const Path** matched) const {
-  const std::string_view target = request.target();
+const RouteTable::Path* RouteTable::find(std::string_view target) const {
   const std::string_view path = target.substr(0, target.find('?'));
   const auto found = std::find_if(paths_.begin(), paths_.end(), [&](const Path& p) { return p.path == path; });
-  if (found == paths_.end()) return error_response(ApiError::kNotFound, request.version(), request.keep_alive());
-  if (matched) *matched = &*found;
+  return found == paths_.end() ? nullptr : &*found;
+}
+
+RouteTable& RouteTable::on_refused(std::string_view path, bhttp::verb method, RefusalObserver observer) {
+  auto it = std::find_if(paths_.begin(), paths_.end(), [&](const Path& p) { return p.path == path; });
+  if (it != paths_.end()) it->refusal_observers.emplace_back(method, std::move(observer));
+  return *this;
+}
+
+void RouteTable::refused(const RequestContext& context, const Request& header, ApiError answer) const {
+  const Path* found = find(header.target());
+  if (found == nullptr) return;
+  for (const auto& [method, observer] : found->refusal_observers) {
+    if (method == header.method()) observer(context, header, answer);
+  }
+}
+
+Response RouteTable::answer(const RequestContext& context, const Request& request, const Path** matched) const {
+  const Path* found = find(request.target());
+  if (found == nullptr) return error_response(ApiError::kNotFound, request.version(), request.keep_alive());
+  if (matched) *matched = found;
   const bhttp::verb method = request.method() == bhttp::verb::head ? bhttp::verb::get : request.method();
   for (const Row& row : found->rows) {
     if (row.method == method) return row.handler(context, request);

@@ -6,8 +6,10 @@
 #include <functional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
+#include "api/errors.h"
 #include "http/message.h"
 #include "http/request_context.h"
 #include "metrics/service_metrics.h"
@@ -15,6 +17,9 @@
 namespace macp::http {
 
 using Handler = std::function<Response(const RequestContext&, const Request&)>;
+// Hears of a request to its path and method that was refused before routing (413, 408, 431 …): SPEC §8
+// audits every POST /tokens attempt, not only those a handler answers.
+using RefusalObserver = std::function<void(const RequestContext&, const Request& header, api::ApiError answer)>;
 
 class RouteTable {
  public:
@@ -29,6 +34,11 @@ class RouteTable {
   // path's methods. HEAD gets every answer's headers, Content-Length included, and never a body.
   Response handle(const RequestContext& context, const Request& request) const;
 
+  // `observer` hears of refusals of `method` requests to `path` (a row of the same path must exist).
+  RouteTable& on_refused(std::string_view path, boost::beast::http::verb method, RefusalObserver observer);
+  // The session refused `header`'s request with `answer` before routing it.
+  void refused(const RequestContext& context, const Request& header, api::ApiError answer) const;
+
  private:
   struct Row {
     boost::beast::http::verb method;
@@ -39,9 +49,11 @@ class RouteTable {
     std::vector<Row> rows;
     std::string allow;  // the rows' methods, and HEAD after GET
     metrics::RouteMetrics metrics;
+    std::vector<std::pair<boost::beast::http::verb, RefusalObserver>> refusal_observers;
   };
 
   Response answer(const RequestContext& context, const Request& request, const Path** matched = nullptr) const;
+  const Path* find(std::string_view target) const;
 
   std::vector<Path> paths_;
   const metrics::ServiceMetrics* metrics_ = nullptr;

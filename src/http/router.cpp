@@ -115,7 +115,11 @@ Router::Router(RouterDeps deps)
       .add("/.well-known/openid-configuration", bhttp::verb::get,
            [this](const RequestContext&, const Request& req) { return discovery(req); })
       .add("/tokens", bhttp::verb::post,
-           [this](const RequestContext& context, const Request& req) { return tokens(context, req); });
+           [this](const RequestContext& context, const Request& req) { return tokens(context, req); })
+      // A POST /tokens refused before routing (a body over 100 KiB, a timeout) is an attempt too.
+      .on_refused("/tokens", bhttp::verb::post, [this](const RequestContext& context, const Request&, ApiError answer) {
+        refused_mint(context, answer);
+      });
   if (deps_.metrics && deps_.serves_metrics) add_metrics_route(routes_, *deps_.metrics);
 }
 
@@ -190,19 +194,29 @@ Response Router::tokens(const RequestContext& context, const Request& req) const
   Attempt attempt;
   Response res = mint(context, req, attempt);
   res.set(bhttp::field::cache_control, "no-store");
-  if (deps_.audit) {
-    audit::AuditRecord record;
-    record.ts = std::chrono::system_clock::now();
-    record.request_id = std::string(context.request_id);
-    if (attempt.client) record.client = attempt.client->id;
-    record.peer = peer_text(context.peer);
-    record.sender = std::move(attempt.sender);
-    record.status = static_cast<int>(res.result_int());
-    record.error = std::move(attempt.error);
-    record.grant = std::move(attempt.grant);
-    deps_.audit->write(record);
-  }
+  audit_attempt(context, static_cast<int>(res.result_int()), std::move(attempt));
   return res;
+}
+
+void Router::audit_attempt(const RequestContext& context, int status, Attempt&& attempt) const {
+  if (!deps_.audit) return;
+  audit::AuditRecord record;
+  record.ts = std::chrono::system_clock::now();
+  record.request_id = std::string(context.request_id);
+  if (attempt.client) record.client = attempt.client->id;
+  record.peer = peer_text(context.peer);
+  record.sender = std::move(attempt.sender);
+  record.status = status;
+  record.error = std::move(attempt.error);
+  record.grant = std::move(attempt.grant);
+  deps_.audit->write(record);
+}
+
+void Router::refused_mint(const RequestContext& context, ApiError answer) const {
+  if (deps_.metrics) deps_.metrics->mint_denied(metrics::DenyReason::kInvalid);
+  Attempt attempt;
+  attempt.error = std::string(api::describe(answer).message);
+  audit_attempt(context, static_cast<int>(api::describe(answer).status), std::move(attempt));
 }
 
 Response Router::mint(const RequestContext& context, const Request& req, Attempt& attempt) const {

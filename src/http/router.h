@@ -66,6 +66,9 @@ class Router {
   Response mint(const RequestContext& context, const Request& request, Attempt& attempt) const;
   Response jwks(const Request& request) const;
   Response readyz(const Request& request) const;
+  // One audit line per POST /tokens attempt (SPEC §8), answered here or refused before routing.
+  void audit_attempt(const RequestContext& context, int status, Attempt&& attempt) const;
+  void refused_mint(const RequestContext& context, api::ApiError answer) const;
   Response discovery(const Request& request) const;
   // A published document: 200 with Cache-Control and its ETag, or 304 when If-None-Match holds the tag.
   Response cacheable(const Request& request, std::string body, const std::string& etag) const;

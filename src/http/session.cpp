@@ -234,6 +234,14 @@ class BasicSession final : public Session {
   void answer_and_close(ApiError error) {
     keep_alive_ = false;
     request_id_.assign(reader_.header());
+    if (const Request* header = reader_.header()) {
+      try {
+        registry_->routes().refused(RequestContext{peer_, request_id_.view(), {}}, *header, error);
+      } catch (...) {  // an observer (the audit line) must not turn a refusal into a crash
+        log_line(stderr, "error: request " + std::string(request_id_.view()) + ": a refusal observer threw " +
+                             current_exception_type());
+      }
+    }
     write(error_response(error, reader_.answer_version(), false));
   }
 

@@ -434,3 +434,25 @@ test('a fuzzed mix of requests: the audit log, stdout and stderr never hold a to
     assert.ok(!everything.includes(value), 'an Authorization value reached the audit log or the output');
   }
 });
+
+test('a POST /tokens refused before routing (413) is audited too, as one attempt', async () => {
+  const secret = newSecret();
+  const { file, audit } = setup([{ id: 'ci', secrets_sha256: [sha256(secret)], senders: ['agent://*'] }]);
+  await withService({ MACP_AUTH_CLIENTS_FILE: file, MACP_AUTH_AUDIT_LOG: audit }, async (svc) => {
+    const big = JSON.stringify({ sender: 'agent://big', pad: 'x'.repeat(200 * 1024) });
+    const res = await svc.post(big, { headers: bearer(secret) });
+    assert.equal(res.status, 413);
+    const [line] = await waitForAudit(audit, 1);
+    assert.deepEqual(Object.keys(line), ['ts', 'request_id', 'client', 'peer', 'sender', 'status', 'error']);
+    assert.equal(line.request_id, res.headers.get('x-request-id'));
+    // Refused from its Content-Length, before authentication and before the body: neither is known.
+    assert.equal(line.client, null);
+    assert.equal(line.sender, null);
+    assert.equal(line.status, 413);
+    assert.equal(line.error, 'request body too large');
+    // Other paths and methods refused the same way are not mint attempts.
+    await svc.request('/healthz', { method: 'POST', body: big });
+    await new Promise((r) => setTimeout(r, 100));
+    assert.equal(auditLines(audit).length, 1);
+  });
+});
