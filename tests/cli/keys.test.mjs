@@ -8,17 +8,7 @@ import os from 'node:os';
 import path from 'node:path';
 import * as jose from 'jose';
 
-const BIN = process.env.MACP_AUTH_BIN;
-assert.ok(BIN, 'MACP_AUTH_BIN must point at the built macp-auth-service');
-
-// The environment without anything that configures the service, so only what a test sets applies.
-function cleanEnv(extra = {}) {
-  const env = { ...process.env };
-  for (const name of Object.keys(env)) {
-    if (name === 'PORT' || name.startsWith('MACP_AUTH_')) delete env[name];
-  }
-  return { ...env, ...extra };
-}
+import { BIN, cleanEnv } from './cli_env.mjs';
 
 function run(args, env = {}) {
   const r = spawnSync(BIN, args, { env: cleanEnv(env), encoding: 'utf8', timeout: 30_000 });
