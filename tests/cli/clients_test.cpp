@@ -264,7 +264,8 @@ TEST_F(ClientsCommand, ListNeverPrintsADigest) {
             "  max open sessions: (unlimited)\n"
             "  max ttl: 60 s\n"
             "  rate: 5 per second, burst 2\n");
-  for (const auto& digest : load().to_json()["clients"][0]["secrets_sha256"]) {
+  const json::Json document = load().to_json();  // held: the loop below reads into it
+  for (const auto& digest : document["clients"][0]["secrets_sha256"]) {
     EXPECT_EQ(r.out.find(digest.get<std::string>().substr(0, 16)), std::string::npos);
   }
   const CliRun as_json = run_cli({"clients", "list", "--file", file_, "--json"});

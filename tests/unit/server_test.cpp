@@ -148,8 +148,9 @@ class ServerTest : public testing::Test {
   }
 
   RouteTable routes_ = faulty_routes();
-  asio::io_context accept_io_{1};
+  // Destroyed after accept_io_: an accept still pending there holds a socket of connection_io_.
   asio::io_context connection_io_{1};
+  asio::io_context accept_io_{1};
   asio::executor_work_guard<asio::io_context::executor_type> accept_work_ = asio::make_work_guard(accept_io_);
   asio::executor_work_guard<asio::io_context::executor_type> connection_work_ = asio::make_work_guard(connection_io_);
   std::unique_ptr<Server> server_;
