@@ -128,6 +128,24 @@ Json::iterator find_client(Json& document, std::string_view id) {
   return std::find_if(list.begin(), list.end(), [&](const Json& c) { return c["id"] == id; });
 }
 
+// The file as the verbs edit it, with the position of --id's client in "clients", or the stop naming it.
+struct ClientEdit {
+  Json document;
+  std::size_t index;
+  std::string id;
+};
+
+Result<ClientEdit, Stop> edit_client(const ParsedArgs& args, const std::string& path, const Io& io) {
+  auto loaded = load(path, io);
+  if (!loaded) return Failure{loaded.error()};
+  Json document = loaded->to_json();
+  std::string id = *args.get("--id");
+  const auto client = find_client(document, id);
+  if (client == document["clients"].end()) return stop(kExitFailure, "no client \"" + id + "\" in " + path);
+  const auto index = static_cast<std::size_t>(client - document["clients"].begin());
+  return ClientEdit{std::move(document), index, std::move(id)};
+}
+
 // A new secret and its digest, or exit 1 if OpenSSL fails.
 Result<std::pair<std::string, std::string>, Stop> new_secret() {
   auto secret = callers::generate_secret();
@@ -204,15 +222,13 @@ Result<bool, Stop> add(const ParsedArgs& args, const std::string& path, const Io
 }
 
 Result<bool, Stop> rotate_secret(const ParsedArgs& args, const std::string& path, const Io& io) {
-  auto loaded = load(path, io);
-  if (!loaded) return Failure{loaded.error()};
-  Json document = loaded->to_json();
-  const std::string id = *args.get("--id");
-  const auto client = find_client(document, id);
-  if (client == document["clients"].end()) return stop(kExitFailure, "no client \"" + id + "\" in " + path);
+  auto edit = edit_client(args, path, io);
+  if (!edit) return Failure{edit.error()};
+  Json& document = edit->document;
+  const std::string& id = edit->id;
   auto secret = new_secret();
   if (!secret) return Failure{secret.error()};
-  Json& digests = (*client)["secrets_sha256"];
+  Json& digests = document["clients"][edit->index]["secrets_sha256"];
   if (args.has("--drop-others") || !digests.is_array()) digests = Json::array();
   digests.push_back(secret->second);
   const std::size_t count = digests.size();
@@ -232,13 +248,11 @@ Result<bool, Stop> rotate_secret(const ParsedArgs& args, const std::string& path
 }
 
 Result<bool, Stop> remove(const ParsedArgs& args, const std::string& path, const Io& io) {
-  auto loaded = load(path, io);
-  if (!loaded) return Failure{loaded.error()};
-  Json document = loaded->to_json();
-  const std::string id = *args.get("--id");
-  const auto client = find_client(document, id);
-  if (client == document["clients"].end()) return stop(kExitFailure, "no client \"" + id + "\" in " + path);
-  document["clients"].erase(client);
+  auto edit = edit_client(args, path, io);
+  if (!edit) return Failure{edit.error()};
+  Json& document = edit->document;
+  const std::string& id = edit->id;
+  document["clients"].erase(edit->index);
   auto file = reparse(document);
   if (!file) return Failure{file.error()};
   if (auto saved = save(path, *file, false); !saved) return saved;
