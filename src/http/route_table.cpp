@@ -65,11 +65,10 @@ void RouteTable::dispatch(const RequestContext& context, const Request& request,
     finish(request, matched, started, response);
     return reply(std::move(response));
   }
-  row->async_handler(context, request,
-                     [this, &request, matched, started, reply = std::move(reply)](Response response) {
-                       finish(request, matched, started, response);
-                       reply(std::move(response));
-                     });
+  row->async_handler(context, request, [this, &request, matched, started, reply = std::move(reply)](Response response) {
+    finish(request, matched, started, response);
+    reply(std::move(response));
+  });
 }
 
 Response RouteTable::handle(const RequestContext& context, const Request& request) const {

@@ -66,7 +66,7 @@ class RouteTable {
  private:
   struct Row {
     boost::beast::http::verb method;
-    Handler handler;             // one of the two
+    Handler handler;  // one of the two
     AsyncHandler async_handler;
   };
   struct Path {

@@ -207,20 +207,20 @@ void Router::tokens(const RequestContext& context, const Request& req, Reply rep
   // The in-process limiter decides inline; Redis later, on this connection's thread. The context and the
   // request stay valid until reply() is called.
   const limits::Rate rate{client->rate->per_second, client->rate->burst};
-  deps_.limiter->admit(
-      client->id, rate, context.executor,
-      [this, &context, &req, attempt = std::move(attempt), reply = std::move(reply)](limits::Decision decision) mutable {
-        Response res;
-        try {  // the session's exception barrier does not reach a completion that runs later
-          auto refusal = limited(req, decision, attempt);
-          res = refusal ? std::move(*refusal) : mint(req, attempt);
-        } catch (...) {
-          log_line(stderr, "error: request " + std::string(context.request_id) + ": the handler threw " +
-                               current_exception_type() + "; answered 500");
-          res = refuse(req, attempt, ApiError::kInternal, std::nullopt);
-        }
-        reply(answered(context, std::move(attempt), std::move(res)));
-      });
+  deps_.limiter->admit(client->id, rate, context.executor,
+                       [this, &context, &req, attempt = std::move(attempt),
+                        reply = std::move(reply)](limits::Decision decision) mutable {
+                         Response res;
+                         try {  // the session's exception barrier does not reach a completion that runs later
+                           auto refusal = limited(req, decision, attempt);
+                           res = refusal ? std::move(*refusal) : mint(req, attempt);
+                         } catch (...) {
+                           log_line(stderr, "error: request " + std::string(context.request_id) +
+                                                ": the handler threw " + current_exception_type() + "; answered 500");
+                           res = refuse(req, attempt, ApiError::kInternal, std::nullopt);
+                         }
+                         reply(answered(context, std::move(attempt), std::move(res)));
+                       });
 }
 
 std::optional<Response> Router::tokens_header(const RequestContext& context, const Request& header) const {
@@ -309,7 +309,8 @@ Response Router::mint(const Request& req, Attempt& attempt) const {
     return refuse(req, attempt, ApiError::kUnsupportedMediaType, metrics::DenyReason::kInvalid);
   }
   // One parse: a refused request's sender comes back from it for the audit line.
-  auto request = mint::parse_mint_request(req.body(), deps_.minter.ttl_policy(), deps_.audit ? &attempt.sender : nullptr);
+  auto request =
+      mint::parse_mint_request(req.body(), deps_.minter.ttl_policy(), deps_.audit ? &attempt.sender : nullptr);
   if (!request) return refuse(req, attempt, request.error(), metrics::DenyReason::kInvalid);
   attempt.sender = request->sender;
 

@@ -343,14 +343,14 @@ class BasicSession final : public Session {
   const Limits& limits_;
   beast::flat_buffer buffer_;
   RequestReader reader_;
-  RequestId request_id_;     // of the answer being written
-  bool identified_ = false;  // request_id_ is the current request's
-  RequestContext context_;   // of the request being answered, valid until its answer is written
+  RequestId request_id_;        // of the answer being written
+  bool identified_ = false;     // request_id_ is the current request's
+  RequestContext context_;      // of the request being answered, valid until its answer is written
   std::uint64_t requests_ = 0;  // routed on this connection: tells a late answer from the current one
   bool answered_ = false;       // the current request's answer came
-  std::string out_;          // the answer being written; its capacity is kept for the next one, up to a limit
-  bool keep_alive_ = true;   // the connection goes on after the answer being written
-  std::size_t drained_ = 0;  // while lingering
+  std::string out_;             // the answer being written; its capacity is kept for the next one, up to a limit
+  bool keep_alive_ = true;      // the connection goes on after the answer being written
+  std::size_t drained_ = 0;     // while lingering
 };
 
 }  // namespace
