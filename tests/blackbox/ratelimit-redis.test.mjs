@@ -184,7 +184,7 @@ async function steadyLoad(services, clients, id, { workers, ms }) {
   return { ...counts, seconds: (performance.now() - started) / 1000 };
 }
 
-test('two replicas on one Redis admit together what one would (±20 %); without Redis each admits its own', async () => {
+test('two replicas on one Redis admit together what one would (±20 %); without Redis each admits its own', async (t) => {
   const rate = { per_second: 10, burst: 10 };
   const clients = clientsFile({ shared: rate });
   const redis = await startRedis();
@@ -199,6 +199,7 @@ test('two replicas on one Redis admit together what one would (±20 %); without 
     const shared = await steadyLoad(replicas.slice(0, 2), clients, 'shared', { workers: 3, ms: 3000 });
     assert.deepEqual(shared.other, []);
     const one = rate.burst + rate.per_second * shared.seconds;
+    t.diagnostic(`on Redis: ${shared[200]} admitted, ${shared[429]} refused in ${shared.seconds.toFixed(2)} s`);
     assert.ok(shared[429] > shared[200], `the load was above the rate: ${JSON.stringify(shared)}`);
     assert.ok(
       Math.abs(shared[200] - one) <= 0.2 * one,
@@ -208,6 +209,7 @@ test('two replicas on one Redis admit together what one would (±20 %); without 
     // The same load on two replicas with buckets in process: each has its own, so the pair admits about twice.
     const apart = await steadyLoad(replicas.slice(2), clients, 'shared', { workers: 3, ms: 3000 });
     const alone = rate.burst + rate.per_second * apart.seconds;
+    t.diagnostic(`in process: ${apart[200]} admitted, ${apart[429]} refused in ${apart.seconds.toFixed(2)} s`);
     const without = `without Redis two replicas admitted ${apart[200]}, one limit ${alone.toFixed(1)}`;
     assert.ok(apart[200] > 1.5 * alone, without);
   } finally {
@@ -217,7 +219,7 @@ test('two replicas on one Redis admit together what one would (±20 %); without 
   }
 });
 
-test('on-failure open (the default): Redis killed, mints admitted and counted, /readyz 200; the limit back within 5 s', async () => {
+test('on-failure open (the default): Redis killed, mints admitted and counted, /readyz 200; the limit back within 5 s', async (t) => {
   const rates = { limited: { per_second: 1, burst: 2 }, free: null };
   await withRedisLimiter(rates, {}, async (svc, clients, redis) => {
     assert.equal((await mintAs(svc, clients, 'limited')).status, 200);
@@ -244,7 +246,7 @@ test('on-failure open (the default): Redis killed, mints admitted and counted, /
       RECOVERY_MS,
       'a 429 from Redis again',
     );
-    assert.ok(back.ms <= RECOVERY_MS);
+    t.diagnostic(`the limit was back ${back.ms.toFixed(0)} ms after Redis restarted`);
     assert.match(svc.stderr, /rate limiter: redis available again/);
     const settled = await redisErrors(svc);
     for (let i = 0; i < 3; i += 1) assert.equal((await mintAs(svc, clients, 'limited')).status, 429);
@@ -258,7 +260,7 @@ async function readyz(svc) {
   return { status: res.status, text: res.text };
 }
 
-test('on-failure closed: 503 and /readyz 503 while Redis is away (at start and killed mid-run), normal within 5 s of its return', async () => {
+test('on-failure closed: 503 and /readyz 503 while Redis is away (at start, killed, stopped), normal within 5 s of its return', async (t) => {
   const rates = { limited: { per_second: 100, burst: 100 }, free: null };
   const notStarted = new RedisServer(await freePort());
   const env = { MACP_AUTH_RATE_LIMIT_ON_REDIS_FAILURE: 'closed' };
@@ -279,7 +281,7 @@ test('on-failure closed: 503 and /readyz 503 while Redis is away (at start and k
         `/readyz 200 and a mint ${when}`,
       );
       assert.deepEqual(await readyz(svc), { status: 200, text: '{"ready":true}' }, when);
-      return back.ms;
+      t.diagnostic(`back ${back.ms.toFixed(0)} ms ${when}`);
     };
 
     await expectUnavailable('before Redis ever started');
@@ -291,10 +293,15 @@ test('on-failure closed: 503 and /readyz 503 while Redis is away (at start and k
     assert.ok((await redisErrors(svc)) >= 1);
     await redis.start();
     await expectRecovery('after Redis restarted');
+
+    redis.pause(); // a Redis that hangs: every call times out after 250 ms
+    await expectUnavailable('with Redis stopped (SIGSTOP)');
+    redis.resume();
+    await expectRecovery('after SIGCONT');
   });
 });
 
-test('a stopped (SIGSTOP) Redis never holds up an I/O thread: /healthz, JWKS and mints without a rate answer fast', async () => {
+test('a stopped (SIGSTOP) Redis never holds up an I/O thread: /healthz, JWKS and mints without a rate answer fast', async (t) => {
   const rates = { limited: { per_second: 1000, burst: 1000 }, free: null };
   await withRedisLimiter(rates, {}, async (svc, clients, redis) => {
     assert.equal((await mintAs(svc, clients, 'limited')).status, 200);
@@ -321,6 +328,7 @@ test('a stopped (SIGSTOP) Redis never holds up an I/O thread: /healthz, JWKS and
     for (const probe of probes) assert.equal(probe.status, 200, probe.what);
     const times = probes.map((p) => p.ms).sort((a, b) => a - b);
     const shown = probes.map((p) => `${p.what} ${p.ms.toFixed(0)} ms`).join(', ');
+    t.diagnostic(`slowest limited mint ${slowestLimited.toFixed(0)} ms; probes: ${shown}`);
     assert.ok(times[Math.floor(times.length / 2)] < 100 * SLOW, `median over 100 ms: ${shown}`);
     assert.ok(times.filter((ms) => ms >= 200 * SLOW).length <= probes.length / 6, `too many over 200 ms: ${shown}`);
     assert.ok((await redisErrors(svc)) >= 1);
