@@ -74,22 +74,21 @@ def main():
     ap.add_argument("--conns", type=int, default=64)
     ap.add_argument("--latency-conns", type=int, default=1,
                     help="connections of the latency runs (in-process against Redis buckets)")
+    ap.add_argument("--no-redis", action="store_true", help="open and callers only (a build without the Redis limiter)")
     ap.add_argument("binary")
     args = ap.parse_args()
 
     _, _, path, body = load.SCENARIOS["mint-es256"]
-    redis = load.Redis()
+    redis = None if args.no_redis else load.Redis()
     try:
         with tempfile.TemporaryDirectory() as directory:
             clients, secret = clients_file(directory)
             callers = {"MACP_AUTH_CLIENTS_FILE": clients, "MACP_AUTH_AUDIT_LOG": os.path.join(directory, "audit.log")}
-            variants = {
-                "open": ({}, ""),
-                "callers": (callers, f"Bearer {secret}"),
-                "callers+redis": ({**callers, "MACP_AUTH_RATE_LIMIT_REDIS_URL": redis.url()}, f"Bearer {secret}"),
-            }
+            variants = {"open": ({}, ""), "callers": (callers, f"Bearer {secret}")}
+            if redis:
+                variants["callers+redis"] = ({**callers, "MACP_AUTH_RATE_LIMIT_REDIS_URL": redis.url()}, f"Bearer {secret}")
             rows = {name: [] for name in variants}
-            latency = {name: [] for name in ("callers", "callers+redis")}
+            latency = {name: [] for name in ("callers", "callers+redis") if name in variants}
             for round_no in range(1, args.rounds + 1):
                 for name, (env, authorization) in variants.items():
                     row = run(args, env, authorization, path, body, args.conns, redis if "redis" in name else None)
@@ -104,15 +103,16 @@ def main():
                     print(f"round {round_no} {name} c={args.latency_conns}: p50 {row['p50_ms'] * 1e3:.0f} us, "
                           f"p99 {row['p99_ms'] * 1e3:.0f} us", flush=True)
     finally:
-        redis.stop()
+        if redis:
+            redis.stop()
 
     cpu = {name: median(runs, "cpu_us_per_req") for name, runs in rows.items()}
     print(f"median service CPU us/req (c={args.conns}): " + ", ".join(f"{n} {v:.1f}" for n, v in cpu.items())
-          + f"; redis-server {median(rows['callers+redis'], 'redis_cpu_us_per_req'):.1f} more with Redis")
-    for name in ("callers", "callers+redis"):
+          + (f"; redis-server {median(rows['callers+redis'], 'redis_cpu_us_per_req'):.1f} more with Redis" if redis else ""))
+    for name in [n for n in rows if n != "open"]:
         ratios = [c["cpu_us_per_req"] / o["cpu_us_per_req"] for o, c in zip(rows["open"], rows[name])]
         print(f"{name} / open per round: {', '.join(f'{r:.3f}' for r in ratios)}; median {statistics.median(ratios):.3f}")
-    for key in ("p50_ms", "p99_ms"):
+    for key in ("p50_ms", "p99_ms") if redis else ():
         local, shared = (median(latency[n], key) * 1e3 for n in ("callers", "callers+redis"))
         print(f"median {key[:3]} (c={args.latency_conns}): in process {local:.0f} us, Redis {shared:.0f} us, "
               f"added {shared - local:+.0f} us")
