@@ -248,6 +248,52 @@ http {{
         return sum(v for v, _ in per_pid), sum(i for _, i in per_pid)
 
 
+class Redis:
+    """Debian's redis-server on a free loopback port, no persistence (the shared rate limiter's buckets)."""
+
+    def __init__(self):
+        self.port = free_port()
+        self.proc = subprocess.Popen(
+            ["redis-server", "--port", str(self.port), "--bind", HOST, "--save", "", "--appendonly", "no",
+             "--daemonize", "no", "--loglevel", "warning", "--logfile", ""],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                with socket.create_connection((HOST, self.port), timeout=1) as s:
+                    s.sendall(b"PING\r\n")
+                    if s.recv(16).startswith(b"+PONG"):
+                        break
+            except OSError:
+                pass
+            if time.monotonic() > deadline or self.proc.poll() is not None:
+                stop_process(self.proc, signal.SIGKILL)
+                raise RuntimeError(f"redis-server did not answer PING on port {self.port}")
+            time.sleep(0.02)
+        self.pid = self.proc.pid
+
+    def url(self):
+        return f"redis://{HOST}:{self.port}"
+
+    def script_calls(self):
+        """How many scripts (EVALSHA, EVAL) it has run: proof that a service used it."""
+        with socket.create_connection((HOST, self.port), timeout=5) as s:
+            s.sendall(b"INFO commandstats\r\n")
+            data = b""
+            while b"\r\n" not in data:
+                data += s.recv(65536)
+            header, _, body = data.partition(b"\r\n")  # a bulk string: $<length>\r\n<text>\r\n
+            while len(body) < int(header[1:]) + 2:
+                body += s.recv(65536)
+        return sum(int(m) for m in re.findall(rb"^cmdstat_eval(?:sha)?:calls=(\d+)", body, re.M))
+
+    def stop(self):
+        stop_process(self.proc, signal.SIGTERM)
+
+    def cpu_ticks(self):
+        return cpu_ticks(self.pid)
+
+
 def http_get(port, path, method="GET", body=None):
     conn = http.client.HTTPConnection(HOST, port, timeout=5)
     try:

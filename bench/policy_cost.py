@@ -1,11 +1,15 @@
 #!/usr/bin/env python3
-"""CPU per ES256 mint with callers on against open minting, the same binary side by side, alternating.
+"""CPU per ES256 mint with callers on against open minting, and what Redis buckets add to a mint's latency;
+the same binary side by side, alternating.
 
     python3 bench/policy_cost.py --rounds 3 --duration 4 build/macp-auth-service
 
 "callers on": a clients file of 1000 clients (the caller is one of them, by bearer secret), a policy with
 ceilings, a rate high enough never to refuse (the bucket is still taken per request), and the audit log
-to a file. Metrics are on in both (they cannot be turned off). Loopback only; a benchmark, never a test.
+to a file; "callers+redis" the same with the buckets in a redis-server this script starts. Metrics are on
+in all (they cannot be turned off). Each round loads every variant at --conns for CPU per mint, then the
+in-process and the Redis buckets at --latency-conns (1: no queueing) for p50/p99. Loopback only; a
+benchmark, never a test.
 """
 
 import argparse
@@ -40,39 +44,78 @@ def clients_file(directory):
     return path, ours
 
 
+def run(args, svc_env, authorization, path, body, conns, redis=None):
+    """One fresh service under wrk; the row, plus redis-server's CPU per request when it is given."""
+    os.environ["AUTHORIZATION"] = authorization
+    svc = load.Service(args.binary, "es256", svc_env)
+    try:
+        redis_before = (redis.cpu_ticks(), redis.script_calls()) if redis else None
+        row = load.measure_load(svc, path, conns, args.duration, body, 1)
+        if redis:
+            redis_s = (redis.cpu_ticks() - redis_before[0]) / load.TICKS_PER_SECOND
+            row["redis_cpu_us_per_req"] = redis_s * 1e6 / max(1, row["requests"])
+            if redis.script_calls() - redis_before[1] < row["requests"]:
+                raise SystemExit("the service did not take its buckets from Redis")
+    finally:
+        svc.stop()
+    if row["errors"] or row["non_2xx"]:
+        raise SystemExit(f"{row['errors']} errors, {row['non_2xx']} non-2xx")
+    return row
+
+
+def median(rows, key):
+    return statistics.median(r[key] for r in rows)
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--duration", type=int, default=4, help="seconds of wrk per run")
     ap.add_argument("--conns", type=int, default=64)
+    ap.add_argument("--latency-conns", type=int, default=1,
+                    help="connections of the latency runs (in-process against Redis buckets)")
+    ap.add_argument("--no-redis", action="store_true", help="open and callers only (a build without the Redis limiter)")
     ap.add_argument("binary")
     args = ap.parse_args()
 
     _, _, path, body = load.SCENARIOS["mint-es256"]
-    with tempfile.TemporaryDirectory() as directory:
-        clients, secret = clients_file(directory)
-        variants = {
-            "open": ({}, ""),
-            "callers": ({"MACP_AUTH_CLIENTS_FILE": clients,
-                         "MACP_AUTH_AUDIT_LOG": os.path.join(directory, "audit.log")}, f"Bearer {secret}"),
-        }
-        rows = {name: [] for name in variants}
-        for _ in range(args.rounds):
-            for name, (env, authorization) in variants.items():
-                os.environ["AUTHORIZATION"] = authorization
-                svc = load.Service(args.binary, "es256", env)
-                try:
-                    row = load.measure_load(svc, path, args.conns, args.duration, body, 1)
-                finally:
-                    svc.stop()
-                if row["errors"] or row["non_2xx"]:
-                    raise SystemExit(f"{name}: {row['errors']} errors, {row['non_2xx']} non-2xx")
-                rows[name].append(row)
-                print(f"{name}: {row['rps']:.0f} req/s, {row['cpu_us_per_req']:.1f} CPU us/req", flush=True)
-        medians = {name: statistics.median(r["cpu_us_per_req"] for r in runs) for name, runs in rows.items()}
-        ratios = [c["cpu_us_per_req"] / o["cpu_us_per_req"] for o, c in zip(rows["open"], rows["callers"])]
-        print(f"median CPU us/req: open {medians['open']:.1f}, callers {medians['callers']:.1f}; "
-              f"per-round ratios {', '.join(f'{r:.3f}' for r in ratios)}; median ratio {statistics.median(ratios):.3f}")
+    redis = None if args.no_redis else load.Redis()
+    try:
+        with tempfile.TemporaryDirectory() as directory:
+            clients, secret = clients_file(directory)
+            callers = {"MACP_AUTH_CLIENTS_FILE": clients, "MACP_AUTH_AUDIT_LOG": os.path.join(directory, "audit.log")}
+            variants = {"open": ({}, ""), "callers": (callers, f"Bearer {secret}")}
+            if redis:
+                variants["callers+redis"] = ({**callers, "MACP_AUTH_RATE_LIMIT_REDIS_URL": redis.url()}, f"Bearer {secret}")
+            rows = {name: [] for name in variants}
+            latency = {name: [] for name in ("callers", "callers+redis") if name in variants}
+            for round_no in range(1, args.rounds + 1):
+                for name, (env, authorization) in variants.items():
+                    row = run(args, env, authorization, path, body, args.conns, redis if "redis" in name else None)
+                    rows[name].append(row)
+                    extra = f" + redis-server {row['redis_cpu_us_per_req']:.1f}" if "redis" in name else ""
+                    print(f"round {round_no} {name} c={args.conns}: {row['rps']:.0f} req/s, "
+                          f"{row['cpu_us_per_req']:.1f}{extra} CPU us/req", flush=True)
+                for name in latency:
+                    env, authorization = variants[name]
+                    row = run(args, env, authorization, path, body, args.latency_conns, redis if "redis" in name else None)
+                    latency[name].append(row)
+                    print(f"round {round_no} {name} c={args.latency_conns}: p50 {row['p50_ms'] * 1e3:.0f} us, "
+                          f"p99 {row['p99_ms'] * 1e3:.0f} us", flush=True)
+    finally:
+        if redis:
+            redis.stop()
+
+    cpu = {name: median(runs, "cpu_us_per_req") for name, runs in rows.items()}
+    print(f"median service CPU us/req (c={args.conns}): " + ", ".join(f"{n} {v:.1f}" for n, v in cpu.items())
+          + (f"; redis-server {median(rows['callers+redis'], 'redis_cpu_us_per_req'):.1f} more with Redis" if redis else ""))
+    for name in [n for n in rows if n != "open"]:
+        ratios = [c["cpu_us_per_req"] / o["cpu_us_per_req"] for o, c in zip(rows["open"], rows[name])]
+        print(f"{name} / open per round: {', '.join(f'{r:.3f}' for r in ratios)}; median {statistics.median(ratios):.3f}")
+    for key in ("p50_ms", "p99_ms") if redis else ():
+        local, shared = (median(latency[n], key) * 1e3 for n in ("callers", "callers+redis"))
+        print(f"median {key[:3]} (c={args.latency_conns}): in process {local:.0f} us, Redis {shared:.0f} us, "
+              f"added {shared - local:+.0f} us")
 
 
 if __name__ == "__main__":

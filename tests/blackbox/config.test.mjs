@@ -37,6 +37,14 @@ const badValues = [
   ['MACP_AUTH_SIGNING_ALG', 'HS256'],
   ['MACP_AUTH_SIGNING_ALG', 'none'],
   ['MACP_AUTH_BIND_ADDR', 'not-an-address'],
+  ['MACP_AUTH_RATE_LIMIT_REDIS_URL', 'http://127.0.0.1:6379'],
+  ['MACP_AUTH_RATE_LIMIT_REDIS_URL', 'rediss://127.0.0.1:6379'],
+  ['MACP_AUTH_RATE_LIMIT_REDIS_URL', 'redis://127.0.0.1'],
+  ['MACP_AUTH_RATE_LIMIT_REDIS_URL', 'redis://127.0.0.1:0'],
+  ['MACP_AUTH_RATE_LIMIT_REDIS_URL', 'redis://127.0.0.1:6379/16'],
+  ['MACP_AUTH_RATE_LIMIT_REDIS_URL', ''],
+  ['MACP_AUTH_RATE_LIMIT_ON_REDIS_FAILURE', 'maybe'],
+  ['MACP_AUTH_RATE_LIMIT_ON_REDIS_FAILURE', 'OPEN'],
 ];
 
 for (const [variable, value] of badValues) {
@@ -44,6 +52,16 @@ for (const [variable, value] of badValues) {
     await assertRefused({ [variable]: value }, variable);
   });
 }
+
+test('a Redis URL with a password -> exit 1, the password never echoed', async () => {
+  const password = 'pw-' + crypto.randomBytes(12).toString('hex');
+  const line = await assertRefused(
+    { MACP_AUTH_RATE_LIMIT_REDIS_URL: `redis://user:${password}@127.0.0.1:6379` },
+    'MACP_AUTH_RATE_LIMIT_REDIS_URL',
+    { secrets: [password] },
+  );
+  assert.match(line, /password is not supported/);
+});
 
 // Keys: each case is (name, JWK text); none may start, none may print key material.
 const rsa = rsaPrivateJwk(2048, { kid: 'k-rsa' });
