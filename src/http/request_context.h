@@ -7,18 +7,23 @@
 #include <boost/asio/ip/tcp.hpp>
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <string_view>
 
 #include "http/message.h"
 
+namespace macp::callers {
+struct Client;
+}
+
 namespace macp::http {
 
-// Who the caller proved to be. Empty until the rooms that establish it exist: the TLS transport fills in a
-// verified client certificate's identity (SPEC.md §10), the callers room the client a bearer secret from the
-// request's Authorization header or the peer's network authenticates as (§8).
+// Who the caller proved to be. The TLS transport fills in a verified client certificate's identity
+// (SPEC.md §10); a route's header check may record the client the headers authenticated (§8), so that
+// the handler does not authenticate the same request twice.
 struct CallerIdentity {
-  std::string_view client_certificate;  // URI SAN, else subject CN, of a verified TLS client certificate
-  std::string_view client_id;           // the clients-file id; empty in open mode
+  std::string_view client_certificate;            // URI SAN, else subject CN, of a verified TLS client certificate
+  std::shared_ptr<const callers::Client> client;  // holds its clients file; null: not (yet) authenticated
 };
 
 struct RequestContext {

@@ -107,7 +107,7 @@ RouteTable& RouteTable::before_body(std::string_view path, bhttp::verb method, H
   return *this;
 }
 
-std::optional<Response> RouteTable::check_header(const RequestContext& context, const Request& header) const {
+std::optional<Response> RouteTable::check_header(RequestContext& context, const Request& header) const {
   const Path* found = find(header.target());
   if (found == nullptr) return std::nullopt;
   for (const auto& [method, check] : found->header_checks) {

@@ -25,8 +25,9 @@ using Reply = std::function<void(Response)>;
 // inline or later. The context and the request stay valid until it does.
 using AsyncHandler = std::function<void(const RequestContext&, const Request&, Reply reply)>;
 // Looks at a request's header before its body is read; an answer refuses the request there (a 401 that
-// the headers already decide), and the body is never read. nullopt: read the body, then route as usual.
-using HeaderCheck = std::function<std::optional<Response>(const RequestContext&, const Request& header)>;
+// the headers already decide), and the body is never read. nullopt: read the body, then route as usual;
+// what the check learnt (the caller) it may leave in the context, which the handler then gets.
+using HeaderCheck = std::function<std::optional<Response>(RequestContext&, const Request& header)>;
 // Hears of a request to its path and method that was refused before routing (413, 408, 431 …): SPEC §8
 // audits every POST /tokens attempt, not only those a handler answers.
 using RefusalObserver = std::function<void(const RequestContext&, const Request& header, api::ApiError answer)>;
@@ -56,7 +57,7 @@ class RouteTable {
   // Whether any row has a header check: the session stops at the header only then.
   bool checks_headers() const { return checks_headers_; }
   // The answer of the header check of `header`'s row, if it has one and it refuses.
-  std::optional<Response> check_header(const RequestContext& context, const Request& header) const;
+  std::optional<Response> check_header(RequestContext& context, const Request& header) const;
 
   // `observer` hears of refusals of `method` requests to `path` (a row of the same path must exist).
   RouteTable& on_refused(std::string_view path, boost::beast::http::verb method, RefusalObserver observer);

@@ -65,8 +65,9 @@ bool is_json_content_type(std::string_view value) {
 
 // One POST /tokens attempt as the audit line and the metrics see it, filled in as the checks go.
 struct Router::Attempt {
-  std::shared_ptr<const callers::ClientsFile> clients;  // held for the request: a reload may swap the file
-  const callers::Client* client = nullptr;              // in `clients`; null until authenticated (and in open mode)
+  // Holds its clients file for the request (a reload may swap the file); null until authenticated, and in
+  // open mode.
+  std::shared_ptr<const callers::Client> client;
   std::optional<std::string> sender;
   std::optional<std::string> error;  // the answer's error message
   std::optional<audit::Grant> grant;
@@ -116,7 +117,7 @@ Router::Router(RouterDeps deps)
       });
   // With a clients file, the headers alone decide a 401: answered before the body is read.
   if (deps_.clients) {
-    routes_.before_body("/tokens", bhttp::verb::post, [this](const RequestContext& context, const Request& header) {
+    routes_.before_body("/tokens", bhttp::verb::post, [this](RequestContext& context, const Request& header) {
       return tokens_header(context, header);
     });
   }
@@ -199,7 +200,7 @@ void Router::tokens(const RequestContext& context, const Request& req, Reply rep
   if (auto refusal = authenticate(context, req, attempt)) {
     return reply(answered(context, std::move(attempt), std::move(*refusal)));
   }
-  const callers::Client* client = attempt.client;
+  const callers::Client* client = attempt.client.get();
   if (client == nullptr || !client->rate || deps_.limiter == nullptr) {
     Response res = mint(req, attempt);
     return reply(answered(context, std::move(attempt), std::move(res)));
@@ -223,10 +224,13 @@ void Router::tokens(const RequestContext& context, const Request& req, Reply rep
                        });
 }
 
-std::optional<Response> Router::tokens_header(const RequestContext& context, const Request& header) const {
+std::optional<Response> Router::tokens_header(RequestContext& context, const Request& header) const {
   Attempt attempt;
   auto refusal = authenticate(context, header, attempt);
-  if (!refusal) return std::nullopt;
+  if (!refusal) {
+    context.caller.client = std::move(attempt.client);  // the handler need not authenticate again
+    return std::nullopt;
+  }
   return answered(context, std::move(attempt), std::move(*refusal));
 }
 
@@ -264,11 +268,16 @@ Response Router::refuse(const Request& req, Attempt& attempt, ApiError error,
   return error_response(error, req.version(), req.keep_alive());
 }
 
-// 1. Authentication (SPEC §8), before anything of the body is looked at. The file is held for the request.
+// 1. Authentication (SPEC §8), before anything of the body is looked at: done once, by the header check
+// when the session stops at the header, else here. The file is held for the request.
 std::optional<Response> Router::authenticate(const RequestContext& context, const Request& req,
                                              Attempt& attempt) const {
   if (!deps_.clients) return std::nullopt;
-  attempt.clients = deps_.clients->get();
+  if (context.caller.client) {
+    attempt.client = context.caller.client;
+    return std::nullopt;
+  }
+  auto clients = deps_.clients->get();
   callers::Credentials credentials;
   const auto [first, last] = req.equal_range(bhttp::field::authorization);
   if (first != last) {
@@ -276,13 +285,13 @@ std::optional<Response> Router::authenticate(const RequestContext& context, cons
     credentials.authorization = std::next(first) == last ? std::string_view(first->value()) : std::string_view{};
   }
   credentials.peer = ip_address_of(context.peer.address());
-  auto caller = callers::authenticate(*attempt.clients, credentials);
+  auto caller = callers::authenticate(*clients, credentials);
   if (!caller) {
     Response res = refuse(req, attempt, ApiError::kUnauthorized, metrics::DenyReason::kUnauthorized);
     res.set(bhttp::field::www_authenticate, callers::kWwwAuthenticate);
     return res;
   }
-  attempt.client = caller->client;
+  attempt.client = std::shared_ptr<const callers::Client>(std::move(clients), caller->client);
   return std::nullopt;
 }
 

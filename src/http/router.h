@@ -67,7 +67,7 @@ class Router {
   // checks, policy, then the one call into the mint.
   void tokens(const RequestContext& context, const Request& request, Reply reply) const;
   // 401 before the body is read, when the headers already decide it.
-  std::optional<Response> tokens_header(const RequestContext& context, const Request& header) const;
+  std::optional<Response> tokens_header(RequestContext& context, const Request& header) const;
   // The caller the request's credentials name (attempt.client), or the 401; open mode: nobody, no 401.
   std::optional<Response> authenticate(const RequestContext& context, const Request& request, Attempt& attempt) const;
   // The rate limiter's 429 or 503, if it refused.

@@ -214,9 +214,11 @@ class BasicSession final : public Session {
   }
 
   // The request's X-Request-Id, once per request: from its header as soon as that is read.
+  // And its context: made once, when the header is read, so that what a header check learnt reaches the handler.
   void identify(const Request* header) {
     if (std::exchange(identified_, true)) return;
     request_id_.assign(header);
+    context_ = RequestContext{peer_, request_id_.view(), {}, transport_.get_executor()};
   }
 
   // The header is read, the body is not: a route may refuse the request here (a 401 the headers decide).
@@ -224,7 +226,6 @@ class BasicSession final : public Session {
   void check_header() {
     const Request& header = *reader_.header();
     identify(&header);
-    context_ = RequestContext{peer_, request_id_.view(), {}, transport_.get_executor()};
     std::optional<Response> refusal;
     try {
       refusal = registry_->routes().check_header(context_, header);
@@ -245,7 +246,6 @@ class BasicSession final : public Session {
   void handle() {
     const Request& request = reader_.request();
     identify(&request);
-    context_ = RequestContext{peer_, request_id_.view(), {}, transport_.get_executor()};
     deadline_.store(kNoDeadline, std::memory_order_relaxed);
     set_state(State::kHandling);
     answered_ = false;
@@ -277,7 +277,7 @@ class BasicSession final : public Session {
     identify(reader_.header());
     if (const Request* header = reader_.header()) {
       try {
-        registry_->routes().refused(RequestContext{peer_, request_id_.view(), {}}, *header, error);
+        registry_->routes().refused(context_, *header, error);
       } catch (...) {  // an observer (the audit line) must not turn a refusal into a crash
         log_line(stderr, "error: request " + std::string(request_id_.view()) + ": a refusal observer threw " +
                              current_exception_type());
@@ -288,6 +288,7 @@ class BasicSession final : public Session {
 
   // Writes at once what the transport takes (over plain TCP nearly always all of it), and the rest asynchronously.
   void write(Response&& response) {
+    context_ = {};  // answered: what the request held (its client, and through it a clients file) goes now
     if (!keep_alive_ || registry_->shutting_down()) response.keep_alive(false);
     keep_alive_ = response.keep_alive();
     out_.clear();

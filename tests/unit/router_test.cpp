@@ -217,11 +217,23 @@ TEST_F(RouterWithClientsTest, TheHeaderAloneDecidesA401) {
     EXPECT_EQ((*answer)[bhttp::field::cache_control], "no-store");
   }
   const std::string bearer = "Bearer " + std::string(kSecret);
-  EXPECT_FALSE(routes.check_header(context_, mint_request(bearer)).has_value());
+  RequestContext checked{{}, "test", {}};
+  EXPECT_FALSE(routes.check_header(checked, mint_request(bearer)).has_value());
+  ASSERT_NE(checked.caller.client, nullptr);  // the handler gets the client: no second authentication
+  EXPECT_EQ(checked.caller.client->id, "limited");
+  const Request without_credentials = mint_request(std::nullopt);  // lives until the answer, as the session's does
+  limited_router_.routes().dispatch(checked, without_credentials,
+                                    [this](Response res) { answers_.push_back(std::move(res)); });
+  ASSERT_EQ(limiter_.asked, std::vector<std::string>{"limited"});
+  limiter_.pending.front()(limits::Decision::admitted());
+  ASSERT_EQ(answers_.size(), 1U);
+  EXPECT_EQ(answers_[0].result_int(), 200U);
+  limiter_.asked.clear();
+  limiter_.pending.clear();
+  answers_.clear();
   // Other routes and open mode have no header check.
   EXPECT_FALSE(routes.check_header(context_, Request{bhttp::verb::get, "/healthz", 11}).has_value());
   EXPECT_FALSE(router_.routes().checks_headers());
-  EXPECT_TRUE(limiter_.asked.empty());  // authentication comes before the rate limit
 }
 
 TEST_F(RouterWithClientsTest, TheAnswerWaitsForTheLimitersDecision) {
