@@ -132,12 +132,14 @@ def stop_process(proc, sig):
 
 
 class Service:
-    """The real binary on a free loopback port with a pinned key."""
+    """The real binary on a free loopback port with a pinned key (`key_name` None: `extra_env` names the
+    key, as MACP_AUTH_SIGNING_KEYS_FILE)."""
 
     def __init__(self, binary, key_name, extra_env=None):
         env = {k: v for k, v in os.environ.items() if not k.startswith("MACP_AUTH_") and k != "PORT"}
-        env.update(PORT="0", MACP_AUTH_BIND_ADDR=HOST,
-                   MACP_AUTH_SIGNING_KEY_JSON=(BENCH_DIR / "keys" / f"{key_name}.jwk.json").read_text().strip())
+        env.update(PORT="0", MACP_AUTH_BIND_ADDR=HOST)
+        if key_name:
+            env["MACP_AUTH_SIGNING_KEY_JSON"] = (BENCH_DIR / "keys" / f"{key_name}.jwk.json").read_text().strip()
         env.update(extra_env or {})
         self.started = time.perf_counter()
         self.proc = subprocess.Popen([binary], env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
@@ -285,6 +287,7 @@ def measure_load(server, path, conns, duration, body_file, wrk_threads):
         "p50_ms": w["p50_us"] / 1e3,
         "p99_ms": w["p99_us"] / 1e3,
         "mean_ms": w["mean_us"] / 1e3,
+        "max_ms": w["max_us"] / 1e3,
         "cpu_us_per_req": cpu_s * 1e6 / n,
         "sleeps_per_req": (vol - vol_before) / n,
         "preempted_per_req": (invol - invol_before) / n,

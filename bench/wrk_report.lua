@@ -16,6 +16,15 @@ if authorization and authorization ~= "" then
   wrk.headers["authorization"] = authorization
 end
 
+-- DELAY_MS, when set, makes each connection wait that long after a response before its next request:
+-- a steady, moderate rate (about connections / (delay + latency)) instead of as fast as the service answers.
+local delay_ms = tonumber(os.getenv("DELAY_MS") or "")
+if delay_ms and delay_ms > 0 then
+  function delay()
+    return delay_ms
+  end
+end
+
 function done(summary, latency, requests)
   local e = summary.errors
   io.write(string.format(

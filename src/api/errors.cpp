@@ -24,6 +24,7 @@ constexpr std::array kErrors{
     MACP_ERROR(401, "unauthorized"),
     MACP_ERROR(403, "forbidden: <field> not allowed for this client"),
     MACP_ERROR(429, "rate limit exceeded"),
+    MACP_ERROR(503, "rate limiter unavailable"),
     MACP_ERROR(400, "malformed HTTP request"),
     MACP_ERROR(404, "not found"),
     MACP_ERROR(405, "method not allowed"),

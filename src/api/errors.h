@@ -20,6 +20,7 @@ enum class ApiError {
   kUnauthorized,
   kForbidden,  // a template: its message holds kFieldPlaceholder
   kRateLimited,
+  kRateLimiterUnavailable,  // the shared buckets (Redis) cannot be reached and the operator chose "closed"
   kBadRequest,
   kNotFound,
   kMethodNotAllowed,

@@ -1,5 +1,5 @@
-// `clients add|rotate-secret|remove|list`: edits the clients file (SPEC §8) through the parser the service
-// reads it with, writing it atomically with mode 0600.
+// `clients add|rotate-secret|retire-secrets|remove|list`: edits the clients file (SPEC §8) through the parser the
+// service reads it with, writing it atomically with mode 0600.
 
 #include <sys/stat.h>
 
@@ -43,11 +43,12 @@ struct Verb {
   std::array<std::string_view, 12> options;  // besides --file
 };
 
-constexpr std::array<Verb, 4> kVerbs{{
+constexpr std::array<Verb, 5> kVerbs{{
     {"add",
      {"--id", "--sender", "--mode", "--allow", "--max-open-sessions", "--max-ttl", "--rate", "--burst", "--network",
       "--mtls-identity"}},
     {"rotate-secret", {"--id", "--drop-others"}},
+    {"retire-secrets", {"--id"}},
     {"remove", {"--id"}},
     {"list", {"--json"}},
 }};
@@ -238,12 +239,34 @@ Result<bool, Stop> rotate_secret(const ParsedArgs& args, const std::string& path
   io.out << secret->first << '\n' << std::flush;
   jose::cleanse(secret->first);
   if (count > 1) {
-    // No verb drops one old secret (SPEC §8 has none): --drop-others now would also drop the one just made.
     io.err << "clients: \"" << id << "\" now has " << count << " secrets, the new one last; once its minters "
-           << "use it, delete the older digests from secrets_sha256\n";
+           << "use it, `clients retire-secrets --id " << id << "` keeps only the newest\n";
   } else {
     io.err << "clients: \"" << id << "\" has only the new secret\n";
   }
+  return true;
+}
+
+// The end of a rotation with overlap: every secret but the newest (the last one added) stops working.
+Result<bool, Stop> retire_secrets(const ParsedArgs& args, const std::string& path, const Io& io) {
+  auto edit = edit_client(args, path, io);
+  if (!edit) return Failure{edit.error()};
+  Json& client = edit->document["clients"][edit->index];
+  const auto digests = client.find("secrets_sha256");
+  if (digests == client.end() || !digests->is_array() || digests->empty()) {
+    return stop(kExitFailure, "client \"" + edit->id + "\" has no secret");
+  }
+  const std::size_t retired = digests->size() - 1;
+  if (retired == 0) {
+    io.err << "clients: \"" << edit->id << "\" has one secret; nothing to retire\n";
+    return true;
+  }
+  *digests = Json::array({digests->back()});
+  auto file = reparse(edit->document);
+  if (!file) return Failure{file.error()};
+  if (auto saved = save(path, *file, false); !saved) return saved;
+  io.err << "clients: retired " << retired << " older secret" << (retired == 1 ? "" : "s") << " of \"" << edit->id
+         << "\"; only the newest works from the next reload\n";
   return true;
 }
 
@@ -308,7 +331,8 @@ void print_text(const callers::ClientsFile& file, std::ostream& out) {
 }
 
 int clients(const Command& self, const ParsedArgs& args, const Io& io) {
-  if (args.positionals.empty()) return usage_error(self, io, "which verb? add, rotate-secret, remove or list");
+  if (args.positionals.empty())
+    return usage_error(self, io, "which verb? add, rotate-secret, retire-secrets, remove or list");
   const std::string& verb_name = args.positionals.front();
   const auto verb = std::find_if(kVerbs.begin(), kVerbs.end(), [&](const Verb& v) { return v.name == verb_name; });
   if (verb == kVerbs.end()) return usage_error(self, io, "unknown verb '" + verb_name + "'");
@@ -328,6 +352,8 @@ int clients(const Command& self, const ParsedArgs& args, const Io& io) {
     done = add(args, *path, io);
   } else if (verb->name == "rotate-secret") {
     done = rotate_secret(args, *path, io);
+  } else if (verb->name == "retire-secrets") {
+    done = retire_secrets(args, *path, io);
   } else if (verb->name == "remove") {
     done = remove(args, *path, io);
   } else {
@@ -351,7 +377,7 @@ int clients(const Command& self, const ParsedArgs& args, const Io& io) {
 const Command& clients_command() {
   static const Command kClients{
       "clients",
-      "clients add|rotate-secret|remove|list --file FILE [options]",
+      "clients add|rotate-secret|retire-secrets|remove|list --file FILE [options]",
       "edit the clients file: who may mint which tokens (MACP_AUTH_CLIENTS_FILE)",
       kOptions,
       "Verbs:\n"
@@ -361,6 +387,7 @@ const Command& clients_command() {
       "      prefixed macp_); the file keeps only its SHA-256.\n"
       "  rotate-secret --id ID [--drop-others]   adds a secret and prints it; the old ones stay valid unless\n"
       "      --drop-others removes them.\n"
+      "  retire-secrets --id ID                  keeps only the newest secret: the end of a rotation.\n"
       "  remove --id ID                          removes the client.\n"
       "  list [--json]                           prints the clients (never a digest), or the file's JSON.\n\n"
       "Repeatable options are given once per value. Every write goes through the parser the service loads\n"

@@ -33,6 +33,8 @@
 #include "keys/key_file.h"
 #include "keys/key_set.h"
 #include "keys/key_store.h"
+#include "limits/in_process_rate_limiter.h"
+#include "limits/redis_rate_limiter.h"
 #include "log.h"
 #include "metrics/service_metrics.h"
 #include "mint/mint.h"
@@ -242,7 +244,24 @@ int serve(const Command& self, const ParsedArgs& args, const Io& io) {
   if (*audit_log) on_hangup.emplace_back([log = audit_log->get()] { log->reopen(); });
 
   std::atomic<bool> draining{false};  // set before the drain: /readyz answers 503 from then on
-  limits::InProcessRateLimiter rate_limiter;
+  // Declared before the limiters: the Redis limiter completes its last calls through these threads' executors.
+  const unsigned threads = std::max(1U, std::thread::hardware_concurrency());
+  http::IoThreads io_threads(threads);
+
+  // ---- Rate limits (SPEC §9): clients' buckets in this process, or in Redis shared by every replica. ----
+  limits::InProcessRateLimiter in_process_limiter;
+  std::unique_ptr<limits::RedisRateLimiter> redis_limiter;
+  if (config->rate_limit_redis_url) {
+    redis_limiter = std::make_unique<limits::RedisRateLimiter>(limits::RedisLimiterOptions{
+        .url = *config->rate_limit_redis_url,
+        .on_failure = config->on_redis_failure,
+        .on_redis_error = [&service_metrics] { service_metrics.rate_limiter_redis_error(); },
+        .log = {},  // the default: one "[auth-service] …" line on stderr
+    });
+  }
+  limits::RateLimiter& rate_limiter =
+      redis_limiter ? static_cast<limits::RateLimiter&>(*redis_limiter) : in_process_limiter;
+
   http::Router router(http::RouterDeps{
       .minter = mint::Minter(*config),
       .keys = key_store,
@@ -252,11 +271,10 @@ int serve(const Command& self, const ParsedArgs& args, const Io& io) {
       .metrics = &service_metrics,
       .serves_metrics = !config->metrics_addr,
       .limiter = &rate_limiter,
+      .limiter_decides_readiness = redis_limiter && config->on_redis_failure == limits::OnRedisFailure::kClosed,
       .draining = &draining,
       .publish = {config->issuer, config->jwks_max_age_seconds, config->public_url.value_or("")},
   });
-  const unsigned threads = std::max(1U, std::thread::hardware_concurrency());
-  http::IoThreads io_threads(threads);
   boost::asio::io_context& io_context = io_threads.main();
   http::Limits limits = http::limits_from(*config);
   // Thousands of idle sockets must not run the process out of descriptors: use all we may, cap below it.
@@ -337,6 +355,11 @@ int serve(const Command& self, const ParsedArgs& args, const Io& io) {
   if (metrics_server) {
     log_line(stdout, "Metrics: http://" + http::url_host(config->metrics_addr->host) + ":" +
                          std::to_string(metrics_port) + "/metrics");
+  }
+
+  if (redis_limiter) {
+    log_line(stdout, "rate limiter: redis at " + config->rate_limit_redis_url->to_string() +
+                         " (on failure: " + std::string(limits::to_string(config->on_redis_failure)) + ")");
   }
 
   server.start_accepting();

@@ -202,6 +202,17 @@ Result<Config> load_config(const EnvLookup& env) {
           invalid("MACP_AUTH_METRICS_ADDR", v, "an IP address and a port, such as 127.0.0.1:9100 or [::1]:9100"));
     }
   }
+  // The limits room's own parsers: one line naming the variable, a URL with a password never echoed.
+  if (const char* v = env("MACP_AUTH_RATE_LIMIT_REDIS_URL")) {
+    auto url = limits::parse_redis_url(v);
+    if (!url) return fail(url.error());
+    config.rate_limit_redis_url = std::move(*url);
+  }
+  if (const char* v = env("MACP_AUTH_RATE_LIMIT_ON_REDIS_FAILURE")) {
+    auto mode = limits::parse_on_redis_failure(v);
+    if (!mode) return fail(mode.error());
+    config.on_redis_failure = *mode;
+  }
   return config;
 }
 

@@ -9,6 +9,7 @@
 
 #include "audit/destination.h"
 #include "jose/alg.h"
+#include "limits/redis_url.h"
 #include "result.h"
 
 namespace macp::config {
@@ -55,6 +56,8 @@ struct Config {
   std::optional<std::string> clients_file;                        // SPEC §8; unset: open minting
   audit::AuditDestination audit_log;                              // off by default
   std::optional<HostPort> metrics_addr;                           // unset: /metrics on the main listener
+  std::optional<limits::RedisUrl> rate_limit_redis_url;           // SPEC §9; unset: buckets in process
+  limits::OnRedisFailure on_redis_failure = limits::OnRedisFailure::kOpen;  // while Redis cannot answer
 };
 
 // Returns the value of an environment variable, or nullptr when it is unset.

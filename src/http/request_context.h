@@ -3,6 +3,7 @@
 // The session fills one in per request; the route table hands it to every handler.
 
 #include <array>
+#include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <cstddef>
 #include <cstdint>
@@ -24,6 +25,9 @@ struct RequestContext {
   boost::asio::ip::tcp::endpoint peer;  // the client's address and port, as the connection sees them
   std::string_view request_id;          // echoed as X-Request-Id on the answer; valid until the answer is written
   CallerIdentity caller;
+  // The connection's thread: an asynchronous step (the Redis rate limiter) completes here. Empty where
+  // every answer is made inline (unit tests, the fuzzer).
+  boost::asio::any_io_executor executor = {};
 };
 
 // The X-Request-Id of one answer (SPEC.md §8), in fixed storage: no allocation per request.

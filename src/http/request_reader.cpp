@@ -1,6 +1,7 @@
 #include "http/request_reader.h"
 
 #include <boost/beast/http/error.hpp>
+#include <utility>
 
 #include "http/header_policy.h"
 
@@ -32,10 +33,23 @@ void RequestReader::begin() {
   apply_limits(*parser_, limits_);
   header_bytes_ = 0;
   continue_checked_ = false;
+  header_reported_ = false;
   answer_.reset();
 }
 
+std::optional<RequestReader::Step> RequestReader::settled() {
+  if (parser_->is_done()) return Step::kDone;
+  if (parser_->is_header_done() && !continue_checked_) {
+    continue_checked_ = true;
+    if (expects_continue(parser_->get())) return Step::kContinue;
+  }
+  return std::nullopt;
+}
+
 RequestReader::Step RequestReader::parse(beast::flat_buffer& buffer) {
+  if (std::exchange(header_reported_, false)) {
+    if (const auto step = settled()) return *step;
+  }
   while (true) {
     const bool header_done = parser_->is_header_done();
     beast::error_code ec;
@@ -53,12 +67,12 @@ RequestReader::Step RequestReader::parse(beast::flat_buffer& buffer) {
     }
     if (!header_done && parser_->is_header_done()) {
       if (const auto refused = check_header(*parser_, header_bytes_, limits_)) return failed(*refused);
+      if (stop_at_header_) {
+        header_reported_ = true;
+        return Step::kHeader;
+      }
     }
-    if (parser_->is_done()) return Step::kDone;
-    if (parser_->is_header_done() && !continue_checked_) {
-      continue_checked_ = true;
-      if (expects_continue(parser_->get())) return Step::kContinue;
-    }
+    if (const auto step = settled()) return *step;
   }
 }
 

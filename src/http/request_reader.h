@@ -23,12 +23,16 @@ class RequestReader {
  public:
   enum class Step {
     kNeedMore,  // read more into the buffer (it has room), then parse() again
+    kHeader,    // (only when asked for) header() is complete and checked, the body not yet read: parse() again
     kContinue,  // the client waits for "100 Continue": send it, then parse() again
     kDone,      // request() is complete; the bytes after it stay in the buffer
     kFailed,    // answer() if there is one, then close
   };
 
-  explicit RequestReader(const Limits& limits) : limits_(limits) {}
+  // `stop_at_header`: parse() returns kHeader once per request, when its header is complete, so that the
+  // caller can refuse it before reading the body.
+  explicit RequestReader(const Limits& limits, bool stop_at_header = false)
+      : limits_(limits), stop_at_header_(stop_at_header) {}
 
   // A fresh parser for the next request.
   void begin();
@@ -55,8 +59,12 @@ class RequestReader {
 
  private:
   Step failed(std::optional<api::ApiError> answer);
+  // After progress: kDone when the request is complete, kContinue once when its client waits for it.
+  std::optional<Step> settled();
 
   const Limits& limits_;
+  const bool stop_at_header_;
+  bool header_reported_ = false;  // parse() returned kHeader and has not been called since
   std::optional<RequestParser> parser_;
   std::size_t header_bytes_ = 0;  // what the parser took for the request line and fields
   bool continue_checked_ = false;

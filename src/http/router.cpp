@@ -65,7 +65,8 @@ bool is_json_content_type(std::string_view value) {
 
 // One POST /tokens attempt as the audit line and the metrics see it, filled in as the checks go.
 struct Router::Attempt {
-  const callers::Client* client = nullptr;  // null until authenticated (and in open mode)
+  std::shared_ptr<const callers::ClientsFile> clients;  // held for the request: a reload may swap the file
+  const callers::Client* client = nullptr;              // in `clients`; null until authenticated (and in open mode)
   std::optional<std::string> sender;
   std::optional<std::string> error;  // the answer's error message
   std::optional<audit::Grant> grant;
@@ -90,15 +91,6 @@ std::string peer_text(const boost::asio::ip::tcp::endpoint& peer) {
   return url_host(peer.address().to_string()) + ":" + std::to_string(peer.port());
 }
 
-// The body's sender for the audit line of a 400, when the body is an object with a string sender.
-std::optional<std::string> sender_of(std::string_view body) {
-  auto parsed = json::parse_strict(body);
-  if (!parsed || !parsed->is_object()) return std::nullopt;
-  const auto found = parsed->find("sender");
-  if (found == parsed->end() || !found->is_string()) return std::nullopt;
-  return found->get<std::string>();
-}
-
 }  // namespace
 
 Router::Router(RouterDeps deps)
@@ -114,12 +106,20 @@ Router::Router(RouterDeps deps)
            [this](const RequestContext&, const Request& req) { return jwks(req); })
       .add("/.well-known/openid-configuration", bhttp::verb::get,
            [this](const RequestContext&, const Request& req) { return discovery(req); })
-      .add("/tokens", bhttp::verb::post,
-           [this](const RequestContext& context, const Request& req) { return tokens(context, req); })
+      .add_async("/tokens", bhttp::verb::post,
+                 [this](const RequestContext& context, const Request& req, Reply reply) {
+                   tokens(context, req, std::move(reply));
+                 })
       // A POST /tokens refused before routing (a body over 100 KiB, a timeout) is an attempt too.
       .on_refused("/tokens", bhttp::verb::post, [this](const RequestContext& context, const Request&, ApiError answer) {
         refused_mint(context, answer);
       });
+  // With a clients file, the headers alone decide a 401: answered before the body is read.
+  if (deps_.clients) {
+    routes_.before_body("/tokens", bhttp::verb::post, [this](const RequestContext& context, const Request& header) {
+      return tokens_header(context, header);
+    });
+  }
   if (deps_.metrics && deps_.serves_metrics) add_metrics_route(routes_, *deps_.metrics);
 }
 
@@ -187,15 +187,53 @@ Response Router::readyz(const Request& req) const {
     return json_response(bhttp::status::service_unavailable, req.version(), req.keep_alive(),
                          R"({"ready":false,"reason":"shutting down"})");
   }
+  if (deps_.limiter_decides_readiness && deps_.limiter && !deps_.limiter->healthy()) {
+    return json_response(bhttp::status::service_unavailable, req.version(), req.keep_alive(),
+                         R"({"ready":false,"reason":"rate limiter unavailable"})");
+  }
   return json_response(bhttp::status::ok, req.version(), req.keep_alive(), std::string(kReadyBody));
 }
 
-Response Router::tokens(const RequestContext& context, const Request& req) const {
+void Router::tokens(const RequestContext& context, const Request& req, Reply reply) const {
   Attempt attempt;
-  Response res = mint(context, req, attempt);
-  res.set(bhttp::field::cache_control, "no-store");
-  audit_attempt(context, static_cast<int>(res.result_int()), std::move(attempt));
-  return res;
+  if (auto refusal = authenticate(context, req, attempt)) {
+    return reply(answered(context, std::move(attempt), std::move(*refusal)));
+  }
+  const callers::Client* client = attempt.client;
+  if (client == nullptr || !client->rate || deps_.limiter == nullptr) {
+    Response res = mint(req, attempt);
+    return reply(answered(context, std::move(attempt), std::move(res)));
+  }
+  // The in-process limiter decides inline; Redis later, on this connection's thread. The context and the
+  // request stay valid until reply() is called.
+  const limits::Rate rate{client->rate->per_second, client->rate->burst};
+  deps_.limiter->admit(client->id, rate, context.executor,
+                       [this, &context, &req, attempt = std::move(attempt),
+                        reply = std::move(reply)](limits::Decision decision) mutable {
+                         Response res;
+                         try {  // the session's exception barrier does not reach a completion that runs later
+                           auto refusal = limited(req, decision, attempt);
+                           res = refusal ? std::move(*refusal) : mint(req, attempt);
+                         } catch (...) {
+                           log_line(stderr, "error: request " + std::string(context.request_id) +
+                                                ": the handler threw " + current_exception_type() + "; answered 500");
+                           res = refuse(req, attempt, ApiError::kInternal, std::nullopt);
+                         }
+                         reply(answered(context, std::move(attempt), std::move(res)));
+                       });
+}
+
+std::optional<Response> Router::tokens_header(const RequestContext& context, const Request& header) const {
+  Attempt attempt;
+  auto refusal = authenticate(context, header, attempt);
+  if (!refusal) return std::nullopt;
+  return answered(context, std::move(attempt), std::move(*refusal));
+}
+
+Response Router::answered(const RequestContext& context, Attempt&& attempt, Response response) const {
+  response.set(bhttp::field::cache_control, "no-store");
+  audit_attempt(context, static_cast<int>(response.result_int()), std::move(attempt));
+  return response;
 }
 
 void Router::audit_attempt(const RequestContext& context, int status, Attempt&& attempt) const {
@@ -219,55 +257,61 @@ void Router::refused_mint(const RequestContext& context, ApiError answer) const 
   audit_attempt(context, static_cast<int>(api::describe(answer).status), std::move(attempt));
 }
 
-Response Router::mint(const RequestContext& context, const Request& req, Attempt& attempt) const {
-  const auto refuse = [&](ApiError error, std::optional<metrics::DenyReason> reason) {
-    if (reason && deps_.metrics) deps_.metrics->mint_denied(*reason);
-    attempt.error = std::string(api::describe(error).message);
-    return error_response(error, req.version(), req.keep_alive());
-  };
+Response Router::refuse(const Request& req, Attempt& attempt, ApiError error,
+                        std::optional<metrics::DenyReason> reason) const {
+  if (reason && deps_.metrics) deps_.metrics->mint_denied(*reason);
+  attempt.error = std::string(api::describe(error).message);
+  return error_response(error, req.version(), req.keep_alive());
+}
 
-  // 1. Authentication (SPEC §8), before anything of the body is looked at. The file is held for the request.
-  std::shared_ptr<const callers::ClientsFile> clients;
-  if (deps_.clients) {
-    clients = deps_.clients->get();
-    callers::Credentials credentials;
-    const auto [first, last] = req.equal_range(bhttp::field::authorization);
-    if (first != last) {
-      // Twice is malformed: neither copy is picked silently.
-      credentials.authorization = std::next(first) == last ? std::string_view(first->value()) : std::string_view{};
-    }
-    credentials.peer = ip_address_of(context.peer.address());
-    auto caller = callers::authenticate(*clients, credentials);
-    if (!caller) {
-      Response res = refuse(ApiError::kUnauthorized, metrics::DenyReason::kUnauthorized);
-      res.set(bhttp::field::www_authenticate, callers::kWwwAuthenticate);
-      return res;
-    }
-    attempt.client = caller->client;
+// 1. Authentication (SPEC §8), before anything of the body is looked at. The file is held for the request.
+std::optional<Response> Router::authenticate(const RequestContext& context, const Request& req,
+                                             Attempt& attempt) const {
+  if (!deps_.clients) return std::nullopt;
+  attempt.clients = deps_.clients->get();
+  callers::Credentials credentials;
+  const auto [first, last] = req.equal_range(bhttp::field::authorization);
+  if (first != last) {
+    // Twice is malformed: neither copy is picked silently.
+    credentials.authorization = std::next(first) == last ? std::string_view(first->value()) : std::string_view{};
   }
+  credentials.peer = ip_address_of(context.peer.address());
+  auto caller = callers::authenticate(*attempt.clients, credentials);
+  if (!caller) {
+    Response res = refuse(req, attempt, ApiError::kUnauthorized, metrics::DenyReason::kUnauthorized);
+    res.set(bhttp::field::www_authenticate, callers::kWwwAuthenticate);
+    return res;
+  }
+  attempt.client = caller->client;
+  return std::nullopt;
+}
 
-  // 2. Rate limit (SPEC §9), per client, before the body is looked at. The buckets are this process's: the
-  //    Redis limiter completes asynchronously and needs a session step that is not built yet.
-  if (attempt.client && attempt.client->rate && deps_.limiter) {
-    const auto& rate = *attempt.client->rate;
-    const limits::Decision decision = deps_.limiter->take(attempt.client->id, {rate.per_second, rate.burst});
-    if (decision.kind != limits::Decision::Kind::kAdmitted) {
-      Response res = refuse(ApiError::kRateLimited, metrics::DenyReason::kRateLimited);
+// 2. Rate limit (SPEC §9), per client, before the body is looked at.
+std::optional<Response> Router::limited(const Request& req, limits::Decision decision, Attempt& attempt) const {
+  switch (decision.kind) {
+    case limits::Decision::Kind::kAdmitted:
+      return std::nullopt;
+    case limits::Decision::Kind::kLimited: {
+      Response res = refuse(req, attempt, ApiError::kRateLimited, metrics::DenyReason::kRateLimited);
       res.set(bhttp::field::retry_after, std::to_string(std::max<std::int64_t>(1, decision.retry_after_seconds)));
       return res;
     }
+    case limits::Decision::Kind::kUnavailable:
+      return refuse(req, attempt, ApiError::kRateLimiterUnavailable, std::nullopt);
   }
+  return std::nullopt;
+}
 
+Response Router::mint(const Request& req, Attempt& attempt) const {
   // 3. The §2 checks (413 was decided by the request reader, before routing).
   const auto content_type = req.find(bhttp::field::content_type);
   if (content_type == req.end() || !is_json_content_type(content_type->value())) {
-    return refuse(ApiError::kUnsupportedMediaType, metrics::DenyReason::kInvalid);
+    return refuse(req, attempt, ApiError::kUnsupportedMediaType, metrics::DenyReason::kInvalid);
   }
-  auto request = mint::parse_mint_request(req.body(), deps_.minter.ttl_policy());
-  if (!request) {
-    if (deps_.audit) attempt.sender = sender_of(req.body());
-    return refuse(request.error(), metrics::DenyReason::kInvalid);
-  }
+  // One parse: a refused request's sender comes back from it for the audit line.
+  auto request =
+      mint::parse_mint_request(req.body(), deps_.minter.ttl_policy(), deps_.audit ? &attempt.sender : nullptr);
+  if (!request) return refuse(req, attempt, request.error(), metrics::DenyReason::kInvalid);
   attempt.sender = request->sender;
 
   // 4. Policy: the request as granted, every restricted field stated.
@@ -285,7 +329,7 @@ Response Router::mint(const RequestContext& context, const Request& req, Attempt
   auto minted = deps_.minter.issue(*deps_.keys.get(), deps_.clock(), std::move(*request));
   if (!minted) {
     if (minted.error() == ApiError::kInternal) log_line(stderr, "error: signing a token failed (OpenSSL)");
-    return refuse(minted.error(), std::nullopt);
+    return refuse(req, attempt, minted.error(), std::nullopt);
   }
   const std::string_view alg = jose::alg_name(minted->alg);
   if (deps_.metrics) deps_.metrics->token_issued(alg, minted->kid, attempt.client ? attempt.client->id : "");

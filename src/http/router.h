@@ -4,6 +4,7 @@
 #include <atomic>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -14,7 +15,7 @@
 #include "http/request_context.h"
 #include "http/route_table.h"
 #include "keys/key_store.h"
-#include "limits/in_process_rate_limiter.h"
+#include "limits/rate_limiter.h"
 #include "metrics/service_metrics.h"
 #include "mint/mint.h"
 #include "reload/current.h"
@@ -39,7 +40,8 @@ struct RouterDeps {
   audit::AuditLog* audit = nullptr;                  // null: MACP_AUTH_AUDIT_LOG=off
   const metrics::ServiceMetrics* metrics = nullptr;  // null: nothing counted (unit tests)
   bool serves_metrics = true;                        // GET /metrics here; false when MACP_AUTH_METRICS_ADDR moves it
-  limits::InProcessRateLimiter* limiter = nullptr;   // clients with a "rate"; null: no limit (unit tests)
+  limits::RateLimiter* limiter = nullptr;            // clients with a "rate"; null: no limit (unit tests)
+  bool limiter_decides_readiness = false;            // Redis with on-failure "closed": /readyz 503 while it is down
   const std::atomic<bool>* draining = nullptr;       // set by shutdown before draining: /readyz turns 503 first
   PublishSettings publish = {};                      // the JWKS and discovery documents
 };
@@ -61,9 +63,21 @@ class Router {
  private:
   struct Attempt;
 
-  Response tokens(const RequestContext& context, const Request& request) const;
-  // Authentication, (rate limit), the §2 checks, policy, then the one call into the mint.
-  Response mint(const RequestContext& context, const Request& request, Attempt& attempt) const;
+  // POST /tokens in SPEC §8's order: authentication, rate limit (which may answer later: Redis), the §2
+  // checks, policy, then the one call into the mint.
+  void tokens(const RequestContext& context, const Request& request, Reply reply) const;
+  // 401 before the body is read, when the headers already decide it.
+  std::optional<Response> tokens_header(const RequestContext& context, const Request& header) const;
+  // The caller the request's credentials name (attempt.client), or the 401; open mode: nobody, no 401.
+  std::optional<Response> authenticate(const RequestContext& context, const Request& request, Attempt& attempt) const;
+  // The rate limiter's 429 or 503, if it refused.
+  std::optional<Response> limited(const Request& request, limits::Decision decision, Attempt& attempt) const;
+  // The §2 checks, policy, then the one call into the mint.
+  Response mint(const Request& request, Attempt& attempt) const;
+  Response refuse(const Request& request, Attempt& attempt, api::ApiError error,
+                  std::optional<metrics::DenyReason> reason) const;
+  // Every POST /tokens answer: no-store, and its audit line.
+  Response answered(const RequestContext& context, Attempt&& attempt, Response response) const;
   Response jwks(const Request& request) const;
   Response readyz(const Request& request) const;
   // One audit line per POST /tokens attempt (SPEC §8), answered here or refused before routing.

@@ -8,6 +8,7 @@
 #include <chrono>
 #include <string>
 #include <string_view>
+#include <utility>
 
 #include "http/request_context.h"
 #include "http/request_reader.h"
@@ -58,7 +59,7 @@ class BasicSession final : public Session {
         peer_(peer),
         limits_(registry_->limits()),
         buffer_(kReadBufferBytes),
-        reader_(limits_) {}
+        reader_(limits_, registry_->routes().checks_headers()) {}
 
   void start() override {
     asio::dispatch(transport_.get_executor(), beast::bind_front_handler(&BasicSession::begin, self()));
@@ -162,6 +163,7 @@ class BasicSession final : public Session {
   // From the first byte, the whole request must arrive within the request timeout.
   void begin_request() {
     reader_.begin();
+    identified_ = false;
     set_state(State::kReading);
     arm(limits_.request_timeout);
     parse();
@@ -179,6 +181,8 @@ class BasicSession final : public Session {
           if (ec) return self->on_read_error();
           self->parse();
         });
+      case RequestReader::Step::kHeader:
+        return check_header();
       case RequestReader::Step::kDone:
         return handle();
       case RequestReader::Step::kFailed:
@@ -209,31 +213,68 @@ class BasicSession final : public Session {
     close();
   }
 
+  // The request's X-Request-Id, once per request: from its header as soon as that is read.
+  void identify(const Request* header) {
+    if (std::exchange(identified_, true)) return;
+    request_id_.assign(header);
+  }
+
+  // The header is read, the body is not: a route may refuse the request here (a 401 the headers decide).
+  // The unread body leaves the stream unusable, so a refusal closes the connection.
+  void check_header() {
+    const Request& header = *reader_.header();
+    identify(&header);
+    context_ = RequestContext{peer_, request_id_.view(), {}, transport_.get_executor()};
+    std::optional<Response> refusal;
+    try {
+      refusal = registry_->routes().check_header(context_, header);
+    } catch (...) {
+      log_line(stderr, "error: request " + std::string(request_id_.view()) + ": a header check threw " +
+                           current_exception_type() + "; answered 500");
+      refusal = error_response(ApiError::kInternal, header.version(), false);
+    }
+    if (!refusal) return parse();
+    keep_alive_ = false;
+    reader_.release();
+    write(std::move(*refusal));
+  }
+
+  // Routes the complete request. The answer comes through respond(), inline or after an asynchronous step;
+  // until then the request, its context and the session stay as they are, and no deadline runs (the step
+  // bounds its own wait).
   void handle() {
-    request_id_.assign(&reader_.request());
-    Response response = route();
+    const Request& request = reader_.request();
+    identify(&request);
+    context_ = RequestContext{peer_, request_id_.view(), {}, transport_.get_executor()};
+    deadline_.store(kNoDeadline, std::memory_order_relaxed);
+    set_state(State::kHandling);
+    answered_ = false;
+    const std::uint64_t number = ++requests_;
+    // The exception barrier: whatever a handler throws, the client hears 500 and the process keeps serving.
+    try {
+      registry_->routes().dispatch(context_, request, [self = self(), number](Response response) {
+        self->respond(number, std::move(response));
+      });
+      return;
+    } catch (...) {
+      log_line(stderr, "error: request " + std::string(request_id_.view()) + ": the handler threw " +
+                           current_exception_type() + "; answered 500");
+    }
+    respond(number, error_response(ApiError::kInternal, request.version(), request.keep_alive()));
+  }
+
+  // The answer to request `number`; any later one (a handler that threw after answering) is dropped.
+  void respond(std::uint64_t number, Response&& response) {
+    if (number != requests_ || std::exchange(answered_, true)) return;
     // Nothing of the request outlives its answer: its body may be 100 KiB.
     reader_.release();
     write(std::move(response));
   }
 
-  // The exception barrier: whatever a handler throws, the client hears 500 and the process keeps serving.
-  Response route() {
-    const Request& request = reader_.request();
-    const RequestContext context{peer_, request_id_.view(), {}};
-    try {
-      return registry_->routes().handle(context, request);
-    } catch (...) {
-      log_line(stderr, "error: request " + std::string(request_id_.view()) + ": the handler threw " +
-                           current_exception_type() + "; answered 500");
-    }
-    return error_response(ApiError::kInternal, request.version(), request.keep_alive());
-  }
-
   // A request refused before routing: the stream cannot be trusted after it, so close.
   void answer_and_close(ApiError error) {
     keep_alive_ = false;
-    request_id_.assign(reader_.header());
+    identify(reader_.header());
     if (const Request* header = reader_.header()) {
       try {
         registry_->routes().refused(RequestContext{peer_, request_id_.view(), {}}, *header, error);
@@ -302,10 +343,14 @@ class BasicSession final : public Session {
   const Limits& limits_;
   beast::flat_buffer buffer_;
   RequestReader reader_;
-  RequestId request_id_;     // of the answer being written
-  std::string out_;          // the answer being written; its capacity is kept for the next one, up to a limit
-  bool keep_alive_ = true;   // the connection goes on after the answer being written
-  std::size_t drained_ = 0;  // while lingering
+  RequestId request_id_;        // of the answer being written
+  bool identified_ = false;     // request_id_ is the current request's
+  RequestContext context_;      // of the request being answered, valid until its answer is written
+  std::uint64_t requests_ = 0;  // routed on this connection: tells a late answer from the current one
+  bool answered_ = false;       // the current request's answer came
+  std::string out_;             // the answer being written; its capacity is kept for the next one, up to a limit
+  bool keep_alive_ = true;      // the connection goes on after the answer being written
+  std::size_t drained_ = 0;     // while lingering
 };
 
 }  // namespace

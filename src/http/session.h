@@ -27,6 +27,7 @@ class Session : public std::enable_shared_from_this<Session> {
     kEvicted,    // the cap took its slot while it was idle: it answers what has already arrived, then closes
     kReading,    // a request has begun: all of it must arrive within the request timeout
     kTimedOut,   // the request timeout cut the read short: answered 408, then closed
+    kHandling,   // read; its answer is being made (an asynchronous step, such as Redis, bounds its own wait)
     kWriting,    // an answer is being written, under the write timeout
     kLingering,  // after a closing answer: unread bytes are discarded for a moment, then it closes
     kClosed,

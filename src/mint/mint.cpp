@@ -116,7 +116,8 @@ constexpr std::string_view kExpiresMember = ",\"expires_in_seconds\":";
 
 }  // namespace
 
-Result<MintRequest, ApiError> parse_mint_request(std::string_view body, const TtlPolicy& ttl_policy) {
+Result<MintRequest, ApiError> parse_mint_request(std::string_view body, const TtlPolicy& ttl_policy,
+                                                 std::optional<std::string>* refused_sender) {
   if (body.find_first_not_of(" \t\r\n") == std::string_view::npos) return Failure{ApiError::kSenderRequired};
   auto parsed = json::parse_strict(body);
   if (!parsed) return Failure{ApiError::kInvalidJson};
@@ -127,13 +128,17 @@ Result<MintRequest, ApiError> parse_mint_request(std::string_view body, const Tt
   if (sender == nullptr || !sender->is_string() || is_blank(sender->get_ref<const std::string&>())) {
     return Failure{ApiError::kSenderRequired};
   }
+  const auto refuse = [&](ApiError error) {
+    if (refused_sender != nullptr) *refused_sender = sender->get_ref<const std::string&>();
+    return Failure{error};
+  };
   Json* scopes = find_member(doc, "scopes");
   if (scopes != nullptr) {
-    if (!scopes->is_object()) return Failure{ApiError::kScopesNotObject};
-    if (auto error = check_scopes(*scopes)) return Failure{*error};
+    if (!scopes->is_object()) return refuse(ApiError::kScopesNotObject);
+    if (auto error = check_scopes(*scopes)) return refuse(*error);
   }
   auto ttl = effective_ttl(find_member(doc, "ttl_seconds"), ttl_policy);
-  if (!ttl) return Failure{ttl.error()};
+  if (!ttl) return refuse(ttl.error());
   return MintRequest{std::move(sender->get_ref<std::string&>()),
                      scopes != nullptr ? std::move(*scopes) : Json::object(), ttl.value()};
 }

@@ -4,6 +4,7 @@
 // parse_mint_request(body) -> MintRequest -> Minter::issue(keys, now, request) -> Minted.
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -31,8 +32,10 @@ struct TtlPolicy {
   std::int64_t max_seconds;
 };
 
-// Validates a request body; errors in the order sender, scopes, ttl_seconds.
-Result<MintRequest, ApiError> parse_mint_request(std::string_view body, const TtlPolicy& ttl);
+// Validates a request body; errors in the order sender, scopes, ttl_seconds. A request refused after its
+// sender was read leaves that sender in `refused_sender` when given (the audit line of a 400 names it).
+Result<MintRequest, ApiError> parse_mint_request(std::string_view body, const TtlPolicy& ttl,
+                                                 std::optional<std::string>* refused_sender = nullptr);
 
 // A token issued, as policy, audit and metrics read it: what was granted, by which key, and the response.
 struct Minted {

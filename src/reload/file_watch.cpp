@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -14,6 +15,8 @@
 
 namespace macp::reload {
 namespace {
+
+constexpr int kReloadNice = 19;
 
 class Fd {
  public:
@@ -112,6 +115,11 @@ void FileWatch::stop() {
 }
 
 void FileWatch::run() {
+  // Checking a new file is background work (a 16384-bit RSA key takes a second or more): this thread runs at
+  // the lowest nice level, so the I/O threads keep the CPU while it checks, yet it is never starved the way
+  // SCHED_IDLE could starve it, and a reload still finishes under full load. Best effort: a refusal changes
+  // nothing else.
+  setpriority(PRIO_PROCESS, static_cast<id_t>(gettid()), kReloadNice);
   std::unique_lock lock(mutex_);
   while (true) {
     wake_.wait_for(lock, interval_, [this] { return stopping_ || triggered_; });

@@ -91,6 +91,40 @@ test('401: missing, malformed, unknown and doubled credentials, each with the ch
   });
 });
 
+test('401 before the body is read: the headers alone decide it, and a client waiting for 100 Continue hears 401', async () => {
+  const secret = newSecret();
+  const { file, audit } = setup([{ id: 'ci', secrets_sha256: [sha256(secret)], senders: ['agent://*'] }]);
+  await withService({ MACP_AUTH_CLIENTS_FILE: file, MACP_AUTH_AUDIT_LOG: audit }, async (svc) => {
+    svc.addSecret(secret);
+    for (const expect of ['', 'Expect: 100-continue\r\n']) {
+      // A header that announces 50 KiB of body, none of which is ever sent: the answer must still come.
+      const answer = await new Promise((resolve, reject) => {
+        const socket = net.connect({ host: '127.0.0.1', port: svc.port });
+        const chunks = [];
+        socket.setTimeout(5000, () => reject(new Error('no answer while the body was withheld')));
+        socket.on('data', (c) => chunks.push(c));
+        socket.on('error', reject);
+        socket.on('end', () => resolve(Buffer.concat(chunks).toString('latin1')));
+        socket.write(
+          `POST /tokens HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n${expect}` +
+            `Authorization: Bearer ${newSecret()}\r\nContent-Length: 51200\r\n\r\n`,
+        );
+      });
+      assert.match(answer, /^HTTP\/1\.1 401 /, expect || 'without Expect');
+      assert.doesNotMatch(answer, /100 Continue/);
+      const [res] = parseResponses(Buffer.from(answer, 'latin1'));
+      assert.equal(res.headers['www-authenticate'], CHALLENGE);
+      assert.equal(res.headers.connection, 'close');  // the unread body leaves the stream unusable
+      assert.equal(res.body.toString(), UNAUTHORIZED);
+    }
+    // Each is one audited attempt; and a good secret with the same shape of request still mints.
+    const lines = await waitForAudit(audit, 2);
+    assert.deepEqual(lines.map((l) => [l.status, l.error]), [[401, 'unauthorized'], [401, 'unauthorized']]);
+    const ok = await svc.post({ sender: 'agent://a' }, { headers: bearer(secret) });
+    assert.equal(ok.status, 200, ok.text);
+  });
+});
+
 // A POST with extra header lines, over a raw socket (fetch merges repeated headers).
 async function rawPost(port, extraHeaders, body) {
   return new Promise((resolve, reject) => {

@@ -1,4 +1,5 @@
-// `clients add|rotate-secret|remove|list` (src/cli/clients.cpp) on a real file, read back with the service's parser.
+// `clients add|rotate-secret|retire-secrets|remove|list` (src/cli/clients.cpp) on a real file, read back with the
+// service's parser.
 #include <gtest/gtest.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -218,6 +219,28 @@ TEST_F(ClientsCommand, RotateSecretAddsOneAndCanDropTheOthers) {
   EXPECT_EQ(unknown.code, kExitFailure);
   EXPECT_EQ(unknown.out, "");
   EXPECT_NE(unknown.err.find("no client \"nobody\""), std::string::npos);
+}
+
+TEST_F(ClientsCommand, RetireSecretsEndsTheOverlapKeepingTheNewest) {
+  const std::string first = printed_secret(add());
+  const CliRun alone = run_cli({"clients", "retire-secrets", "--file", file_, "--id", "cp"});
+  EXPECT_EQ(alone.code, kExitOk) << alone.err;
+  EXPECT_NE(alone.err.find("nothing to retire"), std::string::npos) << alone.err;
+  EXPECT_EQ(who_is(first), "cp");
+
+  const std::string second = printed_secret(run_cli({"clients", "rotate-secret", "--file", file_, "--id", "cp"}));
+  const std::string third = printed_secret(run_cli({"clients", "rotate-secret", "--file", file_, "--id", "cp"}));
+  const CliRun retired = run_cli({"clients", "retire-secrets", "--file", file_, "--id", "cp"});
+  ASSERT_EQ(retired.code, kExitOk) << retired.err;
+  EXPECT_EQ(retired.out, "");  // no secret is printed: the newest was shown when it was made
+  EXPECT_NE(retired.err.find("retired 2 older secrets"), std::string::npos) << retired.err;
+  EXPECT_EQ(who_is(first), "");
+  EXPECT_EQ(who_is(second), "");
+  EXPECT_EQ(who_is(third), "cp");
+  EXPECT_EQ(mode_of(file_), 0600U);
+
+  EXPECT_EQ(run_cli({"clients", "retire-secrets", "--file", file_, "--id", "nobody"}).code, kExitFailure);
+  EXPECT_EQ(run_cli({"clients", "retire-secrets", "--file", file_}).code, kExitUsage);
 }
 
 TEST_F(ClientsCommand, RotateSecretGivesANetworkClientItsFirstSecret) {

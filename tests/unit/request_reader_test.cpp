@@ -46,6 +46,36 @@ class RequestReaderTest : public testing::Test {
   RequestReader reader_{limits_};
 };
 
+// Stopping at the header, so that a route can refuse a request before its body is read.
+TEST_F(RequestReaderTest, StopsOnceAtTheHeaderWhenAskedTo) {
+  RequestReader reader(limits_, true);
+  reader.begin();
+  receive("POST /tokens HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\n{}");
+  EXPECT_EQ(reader.parse(buffer_), Step::kHeader);
+  ASSERT_NE(reader.header(), nullptr);
+  EXPECT_EQ(reader.header()->target(), "/tokens");
+  EXPECT_EQ(buffer_.size(), 2U);  // the body is not read yet
+  EXPECT_EQ(reader.parse(buffer_), Step::kDone);
+  EXPECT_EQ(reader.request().body(), "{}");
+
+  // Without a body, and with a client waiting for 100 Continue: the header first, then what it needs.
+  reader.begin();
+  receive("GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n");
+  EXPECT_EQ(reader.parse(buffer_), Step::kHeader);
+  EXPECT_EQ(reader.parse(buffer_), Step::kDone);
+  reader.begin();
+  receive("POST /tokens HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\nExpect: 100-continue\r\n\r\n");
+  EXPECT_EQ(reader.parse(buffer_), Step::kHeader);
+  EXPECT_EQ(reader.parse(buffer_), Step::kContinue);
+  EXPECT_EQ(reader.parse(buffer_), Step::kNeedMore);
+  receive("{}");
+  EXPECT_EQ(reader.parse(buffer_), Step::kDone);
+  // A header the policy refuses fails before it is reported.
+  reader.begin();
+  receive("POST /tokens HTTP/1.1\r\nContent-Length: 2\r\n\r\n{}");
+  EXPECT_EQ(reader.parse(buffer_), Step::kFailed);
+}
+
 TEST_F(RequestReaderTest, ACompleteRequestLeavesWhatFollowsInTheBuffer) {
   EXPECT_EQ(read("GET /healthz HTTP/1.1\r\nHost: x\r\n\r\nGET /next"), Step::kDone);
   EXPECT_EQ(reader_.request().target(), "/healthz");

@@ -4,7 +4,10 @@
 
 #include <boost/beast/http/field.hpp>
 
+#include "callers/authenticate.h"
+#include "callers/clients_file.h"
 #include "jose/base64url.h"
+#include "jose/digest.h"
 #include "test_keys.h"
 
 namespace macp::http {
@@ -136,6 +139,123 @@ TEST_F(RouterTest, KeepAliveFollowsTheRequest) {
   EXPECT_FALSE(handle(req).keep_alive());
   Request old{bhttp::verb::get, "/healthz", 10};
   EXPECT_FALSE(handle(old).keep_alive());
+}
+
+// A limiter whose decisions the test hands out later, as the Redis limiter's arrive after a round trip.
+class DeferringLimiter final : public limits::RateLimiter {
+ public:
+  void admit(std::string_view client_id, limits::Rate /*rate*/, const boost::asio::any_io_executor& /*executor*/,
+             limits::Completion done) override {
+    asked.emplace_back(client_id);
+    pending.push_back(std::move(done));
+  }
+  bool healthy() const override { return up; }
+
+  std::vector<std::string> asked;
+  std::vector<limits::Completion> pending;
+  bool up = true;
+};
+
+// POST /tokens with a clients file: the 401 from the header alone, and a rate limiter that answers later.
+class RouterWithClientsTest : public RouterTest {
+ protected:
+  static constexpr std::string_view kSecret = "macp_router-test-secret";
+
+  RouterWithClientsTest()
+      : clients_(std::make_shared<const callers::ClientsFile>(parse_clients())),
+        limited_router_(RouterDeps{.minter = mint::Minter(config::Config{}),
+                                   .keys = store_,
+                                   .clock = [] { return std::int64_t{1713800000}; },
+                                   .clients = &clients_,
+                                   .limiter = &limiter_,
+                                   .limiter_decides_readiness = true}) {}
+
+  static callers::ClientsFile parse_clients() {
+    const Json doc = {{"clients",
+                       {{{"id", "limited"},
+                         {"secrets_sha256", {jose::to_hex(*jose::sha256(kSecret))}},
+                         {"senders", {"*"}},
+                         {"rate", {{"per_second", 1}, {"burst", 1}}}}}}};
+    auto file = callers::ClientsFile::from_json(doc);
+    EXPECT_TRUE(file) << file.error();
+    return std::move(file.value());
+  }
+
+  static Request mint_request(std::optional<std::string_view> authorization) {
+    Request req{bhttp::verb::post, "/tokens", 11};
+    req.set(bhttp::field::content_type, "application/json");
+    if (authorization) req.set(bhttp::field::authorization, *authorization);
+    req.body() = R"({"sender":"agent://a"})";
+    req.prepare_payload();
+    return req;
+  }
+
+  // Dispatches `req`; its answer lands in answers_ whenever it comes.
+  void dispatch(const Request& req) {
+    limited_router_.routes().dispatch(context_, req, [this](Response res) { answers_.push_back(std::move(res)); });
+  }
+
+  reload::Current<callers::ClientsFile> clients_;
+  DeferringLimiter limiter_;
+  Router limited_router_;
+  RequestContext context_{{}, "test", {}};
+  std::vector<Response> answers_;
+};
+
+TEST_F(RouterWithClientsTest, TheHeaderAloneDecidesA401) {
+  const RouteTable& routes = limited_router_.routes();
+  ASSERT_TRUE(routes.checks_headers());
+  for (const auto& authorization :
+       {std::optional<std::string_view>{}, std::optional<std::string_view>{"Bearer macp_wrong"},
+        std::optional<std::string_view>{"Basic eDp5"}}) {
+    Request header = mint_request(authorization);
+    header.body().clear();  // the body is not read yet
+    const auto answer = routes.check_header(context_, header);
+    ASSERT_TRUE(answer.has_value());
+    expect_error(*answer, 401, "unauthorized");
+    EXPECT_EQ((*answer)[bhttp::field::www_authenticate], callers::kWwwAuthenticate);
+    EXPECT_EQ((*answer)[bhttp::field::cache_control], "no-store");
+  }
+  const std::string bearer = "Bearer " + std::string(kSecret);
+  EXPECT_FALSE(routes.check_header(context_, mint_request(bearer)).has_value());
+  // Other routes and open mode have no header check.
+  EXPECT_FALSE(routes.check_header(context_, Request{bhttp::verb::get, "/healthz", 11}).has_value());
+  EXPECT_FALSE(router_.routes().checks_headers());
+  EXPECT_TRUE(limiter_.asked.empty());  // authentication comes before the rate limit
+}
+
+TEST_F(RouterWithClientsTest, TheAnswerWaitsForTheLimitersDecision) {
+  const std::string bearer = "Bearer " + std::string(kSecret);
+  const Request req = mint_request(bearer);
+  dispatch(req);
+  ASSERT_EQ(limiter_.asked, std::vector<std::string>{"limited"});
+  EXPECT_TRUE(answers_.empty());  // nothing until the limiter decides
+  limiter_.pending.front()(limits::Decision::admitted());
+  ASSERT_EQ(answers_.size(), 1U);
+  EXPECT_EQ(answers_[0].result_int(), 200U);
+  EXPECT_EQ(answers_[0][bhttp::field::cache_control], "no-store");
+  EXPECT_EQ(Json::parse(answers_[0].body())["sender"], "agent://a");
+
+  dispatch(req);
+  limiter_.pending.back()(limits::Decision::limited(3));
+  ASSERT_EQ(answers_.size(), 2U);
+  expect_error(answers_[1], 429, "rate limit exceeded");
+  EXPECT_EQ(answers_[1][bhttp::field::retry_after], "3");
+
+  dispatch(req);
+  limiter_.pending.back()(limits::Decision::unavailable());
+  ASSERT_EQ(answers_.size(), 3U);
+  expect_error(answers_[2], 503, "rate limiter unavailable");
+}
+
+TEST_F(RouterWithClientsTest, ReadinessFollowsTheLimiterWhenItDecides) {
+  const Request probe{bhttp::verb::get, "/readyz", 11};
+  EXPECT_EQ(limited_router_.handle(context_, probe).result_int(), 200U);
+  limiter_.up = false;
+  const Response down = limited_router_.handle(context_, probe);
+  EXPECT_EQ(down.result_int(), 503U);
+  EXPECT_EQ(Json::parse(down.body()), Json({{"ready", false}, {"reason", "rate limiter unavailable"}}));
+  EXPECT_EQ(router_.handle(context_, probe).result_int(), 200U);  // no limiter deciding: ready
 }
 
 TEST(ContentType, Parsing) {
