@@ -47,8 +47,10 @@ async function waitForPort(port, child, deadlineMs) {
 
 // Starts nginx in front of `upstreamPorts` (round robin). A connection that fails or times out is retried on the
 // next upstream (POST included: nothing was sent yet). No keep-alive to the upstreams, so a replica killed with
-// SIGKILL shows up as a refused connection, never as a reset of a request already sent.
-export async function startNginx(upstreamPorts, { connectTimeout = '1s' } = {}) {
+// SIGKILL shows up as a refused connection, or as a reset of the requests it was serving at that instant:
+// `retrySent` retries those too (nginx's non_idempotent), which POST /tokens allows, since a repeated mint only
+// makes a second valid token.
+export async function startNginx(upstreamPorts, { connectTimeout = '1s', retrySent = false } = {}) {
   const binary = nginxBinary();
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'macp-nginx-'));
   fs.chmodSync(dir, 0o755); // a root master hands temp directories to an unprivileged worker
@@ -75,7 +77,7 @@ ${servers}
       proxy_pass http://macp;
       proxy_http_version 1.1;
       proxy_connect_timeout ${connectTimeout};
-      proxy_next_upstream error timeout;
+      proxy_next_upstream error timeout${retrySent ? ' non_idempotent' : ''};
       proxy_next_upstream_tries ${upstreamPorts.length};
     }
   }
