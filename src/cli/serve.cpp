@@ -6,6 +6,7 @@
 #include <atomic>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/signal_set.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <chrono>
 #include <csignal>
 #include <cstdio>
@@ -17,6 +18,7 @@
 #include <string>
 #include <string_view>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "audit/audit_log.h"
@@ -296,13 +298,29 @@ int serve(const Command& self, const ParsedArgs& args, const Io& io) {
   }
 
   // Before the first log line: a supervisor may send SIGTERM as soon as it sees the port.
+  // SIGTERM or SIGINT: /readyz turns 503 at once; the listener closes after MACP_AUTH_SHUTDOWN_DELAY_SECONDS
+  // (a second signal cuts the delay short), then the requests in flight drain.
   boost::asio::signal_set signals(io_context, SIGINT, SIGTERM);
-  signals.async_wait([&](const boost::system::error_code& ec, int /*signal*/) {
-    if (ec) return;
-    draining.store(true);
+  boost::asio::steady_timer shutdown_delay(io_context);
+  bool shut_down = false;
+  const auto close_and_drain = [&] {
+    if (std::exchange(shut_down, true)) return;
+    signals.cancel();
     if (metrics_server) metrics_server->shutdown([] {}, [] {});
     server.shutdown([] { log_line(stdout, "shutting down: draining requests in flight"); },
                     [&io_threads] { io_threads.stop(); });
+  };
+  signals.async_wait([&](const boost::system::error_code& ec, int /*signal*/) {
+    if (ec) return;
+    draining.store(true);
+    if (config->shutdown_delay_seconds == 0) return close_and_drain();
+    log_line(stdout, "shutting down in " + std::to_string(config->shutdown_delay_seconds) +
+                         " s: /readyz answers 503 meanwhile");
+    shutdown_delay.expires_after(std::chrono::seconds(config->shutdown_delay_seconds));
+    shutdown_delay.async_wait([&](const boost::system::error_code&) { close_and_drain(); });
+    signals.async_wait([&](const boost::system::error_code& again, int /*signal*/) {
+      if (!again) shutdown_delay.cancel();  // the timer's handler closes now
+    });
   });
   // SIGHUP reloads every watched file now (its default action would end the process): installed before the
   // first log line too, and re-armed after each signal.

@@ -45,6 +45,8 @@ constexpr std::array kIntegerSettings{
                    "a whole number of seconds from 1 to 3600"},
     IntegerSetting{"MACP_AUTH_JWKS_MAX_AGE_SECONDS", &Config::jwks_max_age_seconds, 0, 86400,
                    "a whole number of seconds from 0 to 86400"},
+    IntegerSetting{"MACP_AUTH_SHUTDOWN_DELAY_SECONDS", &Config::shutdown_delay_seconds, 0, 300,
+                   "a whole number of seconds from 0 to 300"},
 };
 
 bool is_host_name_char(char c) {

@@ -56,7 +56,10 @@ struct Config {
   std::optional<std::string> clients_file;                        // SPEC §8; unset: open minting
   audit::AuditDestination audit_log;                              // off by default
   std::optional<HostPort> metrics_addr;                           // unset: /metrics on the main listener
-  std::optional<limits::RedisUrl> rate_limit_redis_url;           // SPEC §9; unset: buckets in process
+  // After SIGTERM: /readyz answers 503 this long while the listener still serves, so that a load balancer
+  // stops sending before it closes; then the drain. 0: the listener closes at once.
+  std::int64_t shutdown_delay_seconds = 0;
+  std::optional<limits::RedisUrl> rate_limit_redis_url;                     // SPEC §9; unset: buckets in process
   limits::OnRedisFailure on_redis_failure = limits::OnRedisFailure::kOpen;  // while Redis cannot answer
 };
 

@@ -345,6 +345,34 @@ test('/readyz: 200 when it can mint, 503 once shutdown begins (a request in flig
   }
 });
 
+test('MACP_AUTH_SHUTDOWN_DELAY_SECONDS: after SIGTERM new connections still mint while /readyz says 503, then it exits', async () => {
+  const svc = await startService({ MACP_AUTH_SHUTDOWN_DELAY_SECONDS: '2' });
+  try {
+    const started = Date.now();
+    svc.child.kill('SIGTERM');
+    await waitFor(async () => /shutting down in 2 s/.test(svc.stdout), 'the delay to begin');
+    // A load balancer probing a fresh connection hears 503 and stops sending; what it still sends is served.
+    const probe = await svc.request('/readyz');
+    assert.equal(probe.status, 503);
+    assert.equal(probe.text, '{"ready":false,"reason":"shutting down"}');
+    const minted = await svc.post({ sender: 'agent://late' });
+    assert.equal(minted.status, 200, minted.text);
+    // No second signal: it exits by itself once the delay is over.
+    const timeout = new Promise((_, reject) => setTimeout(() => reject(new Error('no exit 10 s after SIGTERM')), 10_000));
+    const { code } = await Promise.race([svc.exited, timeout]);
+    assert.equal(code, 0);
+    assert.ok(Date.now() - started >= 1900, `exited ${Date.now() - started} ms after SIGTERM, before the delay`);
+  } finally {
+    await svc.stop().catch(() => {});
+  }
+  // A second signal cuts a long delay short (Ctrl-C twice).
+  const patient = await startService({ MACP_AUTH_SHUTDOWN_DELAY_SECONDS: '300' });
+  patient.child.kill('SIGTERM');
+  await waitFor(async () => /shutting down in 300 s/.test(patient.stdout), 'the delay to begin');
+  const { code } = await patient.stop('SIGINT', { timeoutMs: 5000 });
+  assert.equal(code, 0);
+});
+
 test('a client with a rate gets its burst, then 429 with Retry-After, and a token again once refilled', async () => {
   const secret = newSecret();
   const { file, audit } = setup([

@@ -55,8 +55,15 @@ TEST(Config, ReadsEveryVariable) {
                       {"MACP_AUTH_KEYS_RELOAD_SECONDS", "3600"},
                       {"MACP_AUTH_ALLOW_SHARED_KEY_FILE", "1"},
                       {"MACP_AUTH_PUBLIC_URL", "https://auth.example.com:8443/"},
-                      {"MACP_AUTH_JWKS_MAX_AGE_SECONDS", "86400"}});
+                      {"MACP_AUTH_JWKS_MAX_AGE_SECONDS", "86400"},
+                      {"MACP_AUTH_SHUTDOWN_DELAY_SECONDS", "300"},
+                      {"MACP_AUTH_RATE_LIMIT_REDIS_URL", "redis://[::1]:6380/2"},
+                      {"MACP_AUTH_RATE_LIMIT_ON_REDIS_FAILURE", "closed"}});
   ASSERT_TRUE(config);
+  EXPECT_EQ(config->shutdown_delay_seconds, 300);
+  ASSERT_TRUE(config->rate_limit_redis_url.has_value());
+  EXPECT_EQ(config->rate_limit_redis_url->to_string(), "redis://[::1]:6380/2");
+  EXPECT_EQ(config->on_redis_failure, limits::OnRedisFailure::kClosed);
   EXPECT_EQ(config->port, 0);
   EXPECT_EQ(config->bind_addr, "::");
   EXPECT_EQ(config->issuer, "auth.example.com");
@@ -131,6 +138,7 @@ INSTANTIATE_TEST_SUITE_P(
         BadValue{"MACP_AUTH_PUBLIC_URL", "http://[nope]"}, BadValue{"MACP_AUTH_PUBLIC_URL", "http://[::1]x"},
         BadValue{"MACP_AUTH_PUBLIC_URL", "http://host name"}, BadValue{"MACP_AUTH_JWKS_MAX_AGE_SECONDS", "-1"},
         BadValue{"MACP_AUTH_JWKS_MAX_AGE_SECONDS", "86401"}, BadValue{"MACP_AUTH_JWKS_MAX_AGE_SECONDS", "1m"},
+        BadValue{"MACP_AUTH_SHUTDOWN_DELAY_SECONDS", "301"}, BadValue{"MACP_AUTH_SHUTDOWN_DELAY_SECONDS", "-1"},
         BadValue{"MACP_AUTH_CLIENTS_FILE", ""}, BadValue{"MACP_AUTH_CLIENTS_FILE", "clients\n.json"},
         BadValue{"MACP_AUTH_AUDIT_LOG", "relative.log"}, BadValue{"MACP_AUTH_AUDIT_LOG", "OFF"},
         BadValue{"MACP_AUTH_METRICS_ADDR", ""}, BadValue{"MACP_AUTH_METRICS_ADDR", "9100"},
