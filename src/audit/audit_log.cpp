@@ -152,9 +152,11 @@ struct AuditLog::State {
       std::uint64_t queue_drops = 0;
       {
         std::unique_lock lock(mutex);
-        // Busy: look again after a pause, so minting threads never pay a wake-up. Idle: sleep until one.
+        // Busy: gather records for one interval, so that a batch is one write and minting threads never pay
+        // a wake-up (only a reopen or stop cuts the pause short). Idle: sleep until a record comes.
+        wake.wait_for(lock, kBatchInterval, [this] { return reopen_requested || stopping; });
         const auto work = [this] { return !queue.empty() || reopen_requested || stopping; };
-        if (!wake.wait_for(lock, kBatchInterval, work)) {
+        if (!work()) {
           writer_idle = true;
           wake.wait(lock, work);
           writer_idle = false;
