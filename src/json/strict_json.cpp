@@ -1,9 +1,9 @@
 #include "json/strict_json.h"
 
 #include <algorithm>
-#include <cstdlib>
 #include <cmath>
 #include <cstdint>
+#include <cstdlib>
 #include <iterator>
 #include <limits>
 #include <optional>
@@ -297,6 +297,15 @@ std::string dump(const Json& value) {
 
 void append_dump(std::string& out, const Json& value) { thread_serializer().append(out, value); }
 
-void append_string_literal(std::string& out, std::string_view utf8) { thread_serializer().append_string(out, utf8); }
+void append_string_literal(std::string& out, std::string_view utf8) {
+  // Printable ASCII other than '"' and '\\' is its own JSON text: most senders, ids, kids and peers. The
+  // serializer (UTF-8 decoding and escaping byte by byte) is for the rest.
+  const bool plain =
+      std::all_of(utf8.begin(), utf8.end(), [](char c) { return c >= 0x20 && c < 0x7F && c != '"' && c != '\\'; });
+  if (!plain) return thread_serializer().append_string(out, utf8);
+  out += '"';
+  out += utf8;
+  out += '"';
+}
 
 }  // namespace macp::json

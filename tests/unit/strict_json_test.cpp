@@ -148,5 +148,19 @@ TEST(StrictJson, SerializesStringsExactly) {
                  "\xe2\x80\xa8 \xf0\x9f\x98\x80 \xc3\xa9\"");
 }
 
+// Plain ASCII takes a shortcut past the serializer: every byte on either side of its edge agrees with it.
+TEST(StrictJson, TheAsciiShortcutAgreesWithTheSerializer) {
+  for (int c = 0; c < 0x80; ++c) {
+    const std::string text = std::string("agent://a") + static_cast<char>(c) + "z";
+    std::string out = "[";
+    append_string_literal(out, text);
+    EXPECT_EQ(out, "[" + Json(text).dump()) << c;
+  }
+  std::string out;
+  append_string_literal(out, "");
+  EXPECT_EQ(out, "\"\"");
+  EXPECT_THROW(append_string_literal(out, "a\xff"), Json::exception);  // not UTF-8: refused, as before
+}
+
 }  // namespace
 }  // namespace macp::json
