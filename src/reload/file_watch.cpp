@@ -16,7 +16,7 @@
 namespace macp::reload {
 namespace {
 
-constexpr int kReloadNice = 19;
+constexpr int kReloadNice = 10;
 
 class Fd {
  public:
@@ -116,9 +116,9 @@ void FileWatch::stop() {
 
 void FileWatch::run() {
   // Checking a new file is background work (a 16384-bit RSA key takes a second or more): this thread runs at
-  // the lowest nice level, so the I/O threads keep the CPU while it checks, yet it is never starved the way
-  // SCHED_IDLE could starve it, and a reload still finishes under full load. Best effort: a refusal changes
-  // nothing else.
+  // nice 10, about a tenth of an I/O thread's share of a busy CPU, so the I/O threads keep most of it while
+  // it checks, yet a small file still reloads within tens of milliseconds under full load (nice 19, or
+  // SCHED_IDLE, could hold a reload back for seconds). Best effort: a refusal changes nothing else.
   setpriority(PRIO_PROCESS, static_cast<id_t>(gettid()), kReloadNice);
   std::unique_lock lock(mutex_);
   while (true) {

@@ -201,7 +201,7 @@ TEST(Reloader, StartLoadsOnTheCallingThreadAndFailsWithTheLoadsReason) {
   EXPECT_EQ(seen.failures.load(), 0);
 }
 
-// A reload checks keys off the I/O threads and below them: the watch thread runs at nice 19.
+// A reload checks keys off the I/O threads and below them: the watch thread runs at nice 10.
 TEST(FileWatch, ChecksFilesAtTheLowestPriority) {
   std::atomic<int> nice{-100};
   FileWatch watch({}, kNeverByItself, {}, [&nice] {
@@ -210,7 +210,7 @@ TEST(FileWatch, ChecksFilesAtTheLowestPriority) {
   });
   watch.trigger();
   ASSERT_TRUE(eventually([&] { return nice.load() != -100; }));
-  EXPECT_EQ(nice.load(), 19);
+  EXPECT_EQ(nice.load(), 10);
 }
 
 TEST(Reloader, AChangeDuringTheFirstLoadIsSeen) {
