@@ -34,6 +34,17 @@ struct HostPort {
   std::uint16_t port = 0;
 };
 
+// SPEC §10: the listener speaks HTTPS with this certificate and key; client certificates are verified
+// against client_ca_file when it is set.
+enum class ClientAuth { kRequired, kOptional };
+
+struct TlsFiles {
+  std::string cert_file;                      // PEM, the leaf first, then its chain
+  std::string key_file;                       // PEM private key of the leaf
+  std::optional<std::string> client_ca_file;  // PEM CA certificates client certificates must chain to
+  ClientAuth client_auth = ClientAuth::kRequired;
+};
+
 struct Config {
   std::uint16_t port = 3200;
   std::string bind_addr = "127.0.0.1";
@@ -55,6 +66,7 @@ struct Config {
   std::optional<std::string> clients_file;                        // SPEC §8; unset: open minting
   audit::AuditDestination audit_log;                              // off by default
   std::optional<HostPort> metrics_addr;                           // unset: /metrics on the main listener
+  std::optional<TlsFiles> tls;                                    // unset: plain HTTP
 };
 
 // Returns the value of an environment variable, or nullptr when it is unset.

@@ -13,6 +13,7 @@
 #include "http/request_reader.h"
 #include "http/response_writer.h"
 #include "http/session_registry.h"
+#include "http/tls_transport.h"
 #include "log.h"
 
 namespace macp::http {
@@ -71,6 +72,13 @@ class BasicSession final : public Session {
       if (ec) return self->close();
       self->keep_alive_ = false;
       self->request_id_.assign(nullptr);
+      if constexpr (Transport::kHandshake) {  // the 503 goes over TLS: after the handshake, under the request timeout
+        self->arm(self->limits_.request_timeout);
+        return self->transport_.async_handshake([self](beast::error_code handshake_ec) {
+          if (handshake_ec) return self->close();
+          self->write(error_response(ApiError::kTooManyConnections, 11, false));
+        });
+      }
       self->write(error_response(ApiError::kTooManyConnections, 11, false));
     });
   }
@@ -98,6 +106,14 @@ class BasicSession final : public Session {
     asio::dispatch(transport_.get_executor(), [self = self()] {
       if (self->state() == State::kEvicted) self->transport_.cancel();
     });
+  }
+
+  // What the transport proved about the caller: a verified TLS client certificate's identity; nothing over TCP.
+  CallerIdentity caller() const {
+    if constexpr (Transport::kHandshake) {
+      if (const auto& identity = transport_.peer_identity()) return {*identity, {}};
+    }
+    return {};
   }
 
   std::shared_ptr<BasicSession> self() { return std::static_pointer_cast<BasicSession>(shared_from_this()); }
@@ -220,7 +236,7 @@ class BasicSession final : public Session {
   // The exception barrier: whatever a handler throws, the client hears 500 and the process keeps serving.
   Response route() {
     const Request& request = reader_.request();
-    const RequestContext context{peer_, request_id_.view(), {}};
+    const RequestContext context{peer_, request_id_.view(), caller()};
     try {
       return registry_->routes().handle(context, request);
     } catch (...) {
@@ -236,7 +252,7 @@ class BasicSession final : public Session {
     request_id_.assign(reader_.header());
     if (const Request* header = reader_.header()) {
       try {
-        registry_->routes().refused(RequestContext{peer_, request_id_.view(), {}}, *header, error);
+        registry_->routes().refused(RequestContext{peer_, request_id_.view(), caller()}, *header, error);
       } catch (...) {  // an observer (the audit line) must not turn a refusal into a crash
         log_line(stderr, "error: request " + std::string(request_id_.view()) + ": a refusal observer threw " +
                              current_exception_type());
@@ -313,6 +329,13 @@ class BasicSession final : public Session {
 std::shared_ptr<Session> make_plain_session(ConnectionSocket socket, const tcp::endpoint& peer,
                                             std::shared_ptr<SessionRegistry> registry) {
   return std::make_shared<BasicSession<PlainTransport>>(PlainTransport(std::move(socket)), peer, std::move(registry));
+}
+
+std::shared_ptr<Session> make_tls_session(ConnectionSocket socket, const tcp::endpoint& peer,
+                                          std::shared_ptr<SessionRegistry> registry,
+                                          std::shared_ptr<const tls::ServerContext> context) {
+  return std::make_shared<BasicSession<TlsTransport>>(TlsTransport(std::move(socket), std::move(context)), peer,
+                                                      std::move(registry));
 }
 
 }  // namespace macp::http
