@@ -103,6 +103,8 @@ Result<bool> apply_policy(SSL_CTX* ctx) {
   }
   // Resumption by stateless tickets only: no per-session memory in the server, no cache lock between threads.
   SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
+  // The chain is what the certificate file holds, never one built from the client CA store.
+  SSL_CTX_set_mode(ctx, SSL_MODE_NO_AUTO_CHAIN);
   SSL_CTX_set_session_id_context(ctx, reinterpret_cast<const unsigned char*>(kSessionIdContext.data()),
                                  kSessionIdContext.size());
   SSL_CTX_set_alpn_select_cb(ctx, select_http11, nullptr);
