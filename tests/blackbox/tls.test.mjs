@@ -317,3 +317,51 @@ test("the seed's npm jose verification works over https (NODE_EXTRA_CA_CERTS)", 
     assert.equal(out.trim(), 'agent://tls');
   }, { tls: probe });
 });
+
+// Runs the binary as a command (healthcheck, verify) and resolves {code, stdout, stderr}.
+function runCommand(args, env = {}) {
+  return new Promise((resolve) => {
+    execFile(process.env.MACP_AUTH_BIN, args, { env: { PATH: process.env.PATH, ...env }, timeout: 15_000 },
+      (error, stdout, stderr) => resolve({ code: error ? error.code : 0, stdout, stderr }));
+  });
+}
+
+test('healthcheck and verify --jwks https:// speak TLS, trusting --cacert and checking the name', async () => {
+  await withService(tlsEnv, async (svc) => {
+    const url = `https://localhost:${svc.port}`;
+    const ok = await runCommand(['healthcheck', '--url', `${url}/healthz`, '--cacert', ca.cert]);
+    assert.equal(ok.code, 0, ok.stderr);
+    assert.match(ok.stdout, /healthcheck: ok: https:\/\/localhost:\d+\/healthz answered HTTP 200/);
+    // The default URL follows the service's own environment: https on 127.0.0.1 (in the certificate's SANs).
+    const byEnv = await runCommand(['healthcheck', '--cacert', ca.cert], { ...tlsEnv, PORT: String(svc.port) });
+    assert.equal(byEnv.code, 0, byEnv.stderr);
+    assert.match(byEnv.stdout, /https:\/\/127\.0\.0\.1:/);
+    // Not trusted (the system's CAs do not know the test CA), or another CA: unhealthy, saying why.
+    const untrusted = await runCommand(['healthcheck', '--url', `${url}/healthz`]);
+    assert.equal(untrusted.code, 1);
+    assert.match(untrusted.stderr, /could not complete the TLS handshake: .*certificate verify failed/);
+    const wrongCa = await runCommand(['healthcheck', '--url', `${url}/healthz`, '--cacert', otherCa.cert]);
+    assert.equal(wrongCa.code, 1);
+    assert.match(wrongCa.stderr, /certificate verify failed/);
+
+    const minted = await mint(svc.port, {});
+    const verified = await runCommand(['verify', minted.json.token, '--jwks', `${url}/.well-known/jwks.json`, '--cacert', ca.cert]);
+    assert.equal(verified.code, 0, verified.stderr);
+    assert.equal(JSON.parse(verified.stdout).payload.sub, 'agent://tls');
+    const refused = await runCommand(['verify', minted.json.token, '--jwks', `${url}/.well-known/jwks.json`, '--cacert', otherCa.cert]);
+    assert.equal(refused.code, 1);
+    assert.match(refused.stderr, /could not load the JWKS: https:\/\/localhost:\d+\/\.well-known\/jwks\.json: could not complete the TLS handshake/);
+  }, { tls: probe });
+});
+
+test('healthcheck refuses a certificate from the right CA that does not name the host it asked', async () => {
+  const elsewhere = ca.issue('server-elsewhere', { cn: 'elsewhere.example', san: 'DNS:elsewhere.example', rsa: true });
+  const env = { MACP_AUTH_TLS_CERT_FILE: elsewhere.cert, MACP_AUTH_TLS_KEY_FILE: elsewhere.key };
+  await withService(env, async (svc) => {
+    for (const host of ['localhost', '127.0.0.1']) {
+      const r = await runCommand(['healthcheck', '--url', `https://${host}:${svc.port}/healthz`, '--cacert', ca.cert]);
+      assert.equal(r.code, 1, r.stdout);
+      assert.match(r.stderr, /could not complete the TLS handshake: .*certificate verify failed/);
+    }
+  }, { tls: { ...probe, checkServerIdentity: () => undefined } });
+});
