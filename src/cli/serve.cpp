@@ -239,10 +239,9 @@ int serve(const Command& self, const ParsedArgs& args, const Io& io) {
         [files = *config->tls, rules](const std::vector<std::string>& /*paths*/) {
           return tls::load_server_context(files, rules);
         },
-        reload_hooks<tls::ServerContext>(service_metrics, metrics::WatchedFile::kTls, "tls",
-                                         [](const tls::ServerContext& loaded) {
-                                           return "tls reloaded: certificate " + loaded.description();
-                                         }));
+        reload_hooks<tls::ServerContext>(
+            service_metrics, metrics::WatchedFile::kTls, "tls",
+            [](const tls::ServerContext& loaded) { return "tls reloaded: certificate " + loaded.description(); }));
     if (!started) {
       log_line(stderr, "error: TLS: " + started.error());
       return kExitFailure;

@@ -4,10 +4,9 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/ssl/host_name_verification.hpp>
-#include <boost/beast/core/stream_traits.hpp>
-#include <boost/beast/ssl/ssl_stream.hpp>
 #include <boost/beast/core/error.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/core/stream_traits.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
 #include <boost/beast/http/empty_body.hpp>
 #include <boost/beast/http/error.hpp>
@@ -18,6 +17,7 @@
 #include <boost/beast/http/string_body.hpp>
 #include <boost/beast/http/verb.hpp>
 #include <boost/beast/http/write.hpp>
+#include <boost/beast/ssl/ssl_stream.hpp>
 #include <charconv>
 #include <memory>
 #include <optional>
@@ -128,25 +128,24 @@ Result<HttpGetResponse> exchange(asio::io_context& io, Stream& stream, const Htt
   auto send = [&] {
     bhttp::async_write(stream, request, [&](const beast::error_code& ec, std::size_t /*bytes*/) {
       if (ec) return finish("send the request", ec);
-      bhttp::async_read(stream, buffer, parser, [&](const beast::error_code& ec, std::size_t /*bytes*/) {
-        finish("read the response", ec);
-      });
+      bhttp::async_read(stream, buffer, parser,
+                        [&](const beast::error_code& ec, std::size_t /*bytes*/) { finish("read the response", ec); });
     });
   };
   // One deadline covers every step; the resolver has no timer of its own, so run_for enforces it.
   beast::get_lowest_layer(stream).expires_after(limits.timeout);
-  resolver.async_resolve(
-      url.host, std::to_string(url.port), [&](const beast::error_code& ec, const tcp::resolver::results_type& results) {
-        if (ec) return finish("resolve", ec);
-        beast::get_lowest_layer(stream).async_connect(
-            results, [&](const beast::error_code& ec, const tcp::endpoint& /*endpoint*/) {
-              if (ec) return finish("connect", ec);
-              handshake([&](const beast::error_code& ec) {
-                if (ec) return finish("complete the TLS handshake", ec);
-                send();
-              });
-            });
-      });
+  resolver.async_resolve(url.host, std::to_string(url.port),
+                         [&](const beast::error_code& ec, const tcp::resolver::results_type& results) {
+                           if (ec) return finish("resolve", ec);
+                           beast::get_lowest_layer(stream).async_connect(
+                               results, [&](const beast::error_code& ec, const tcp::endpoint& /*endpoint*/) {
+                                 if (ec) return finish("connect", ec);
+                                 handshake([&](const beast::error_code& ec) {
+                                   if (ec) return finish("complete the TLS handshake", ec);
+                                   send();
+                                 });
+                               });
+                         });
   io.run_for(limits.timeout);
 
   const std::string where = (url.tls ? "https://" : "http://") + authority(url) + url.target;

@@ -237,7 +237,8 @@ Response Router::mint(const RequestContext& context, const Request& req, Attempt
       credentials.authorization = std::next(first) == last ? std::string_view(first->value()) : std::string_view{};
     }
     credentials.peer = ip_address_of(context.peer.address());
-    if (!context.caller.client_certificate.empty()) credentials.certificate_identity = context.caller.client_certificate;
+    if (!context.caller.client_certificate.empty())
+      credentials.certificate_identity = context.caller.client_certificate;
     auto caller = callers::authenticate(*clients, credentials);
     if (!caller) {
       Response res = refuse(ApiError::kUnauthorized, metrics::DenyReason::kUnauthorized);

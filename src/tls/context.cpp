@@ -60,7 +60,7 @@ std::string subject_of(X509* cert) {
   if (!bio) return "?";
   X509_NAME_print_ex(bio.get(), X509_get_subject_name(cert), 0, XN_FLAG_RFC2253);
   char* data = nullptr;
-  const long size = BIO_get_mem_data(bio.get(), &data);  // NOLINT(google-runtime-int)
+  const long size = BIO_get_mem_data(bio.get(), &data);                                // NOLINT(google-runtime-int)
   return std::string(data, static_cast<std::size_t>(std::clamp<long>(size, 0, 256)));  // NOLINT(google-runtime-int)
 }
 
@@ -96,8 +96,8 @@ int select_http11(SSL* /*ssl*/, const unsigned char** out, unsigned char* outlen
 Result<bool> apply_policy(SSL_CTX* ctx) {
   SSL_CTX_set_options(ctx, SSL_OP_NO_COMPRESSION | SSL_OP_NO_RENEGOTIATION | SSL_OP_CIPHER_SERVER_PREFERENCE |
                                SSL_OP_NO_SSLv2 | SSL_OP_NO_SSLv3 | SSL_OP_NO_TLSv1 | SSL_OP_NO_TLSv1_1);
-  if (SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION) != 1 ||
-      SSL_CTX_set_cipher_list(ctx, kTls12Ciphers) != 1 || SSL_CTX_set_ciphersuites(ctx, kTls13Ciphersuites) != 1) {
+  if (SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION) != 1 || SSL_CTX_set_cipher_list(ctx, kTls12Ciphers) != 1 ||
+      SSL_CTX_set_ciphersuites(ctx, kTls13Ciphersuites) != 1) {
     clear_errors();
     return fail("the TLS library refused the protocol or cipher policy");
   }
@@ -132,7 +132,8 @@ Result<bool> use_certificate_and_key(SSL_CTX* ctx, const config::TlsFiles& files
     }
   }
 
-  auto key_text = files::read_secret_file(files.key_file, {kMaxPemFileBytes, rules.allow_shared_key, kSharedKeySetting});
+  auto key_text =
+      files::read_secret_file(files.key_file, {kMaxPemFileBytes, rules.allow_shared_key, kSharedKeySetting});
   if (!key_text) return fail(key_text.error());
   const BioPtr bio(BIO_new_mem_buf(key_text->data(), static_cast<int>(key_text->size())));
   jose::EvpPkeyPtr key(bio ? PEM_read_bio_PrivateKey(bio.get(), nullptr, no_passphrase, nullptr) : nullptr);

@@ -198,6 +198,28 @@ test('reload: a new certificate on SIGHUP reaches new connections with no failed
   }, { tls: { ca: bothCas } });
 });
 
+test('reload: a changed certificate is seen without SIGHUP, every MACP_AUTH_KEYS_RELOAD_SECONDS', async () => {
+  const live = { cert: path.join(dir, 'watched.crt'), key: path.join(dir, 'watched.key') };
+  fs.copyFileSync(server.cert, live.cert);
+  fs.copyFileSync(server.key, live.key);
+  fs.chmodSync(live.key, 0o600);
+  const next = ca.issue('server-watched', { cn: 'localhost-watched', san: 'DNS:localhost,IP:127.0.0.1', rsa: true });
+  const env = { MACP_AUTH_TLS_CERT_FILE: live.cert, MACP_AUTH_TLS_KEY_FILE: live.key, MACP_AUTH_KEYS_RELOAD_SECONDS: '1' };
+  await withService(env, async (svc) => {
+    fs.writeFileSync(live.key + '.tmp', fs.readFileSync(next.key), { mode: 0o600 });
+    fs.renameSync(live.key + '.tmp', live.key);
+    fs.copyFileSync(next.cert, live.cert);
+    const deadline = Date.now() + 10_000 * Number(process.env.MACP_TEST_SLOWDOWN ?? 1);
+    let subject;
+    while (Date.now() < deadline) {
+      subject = (await httpsRequest(svc.port, '/healthz', { ca: ca.cert })).peerCertificate.subject.CN;
+      if (subject === 'localhost-watched') break;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    assert.equal(subject, 'localhost-watched', svc.stdout + svc.stderr);
+  }, { tls: probe });
+});
+
 // ---- Mutual TLS ----
 
 const sha256 = (text) => createHash('sha256').update(text).digest('hex');

@@ -1,8 +1,6 @@
 // The tls room: loading a certificate and key with the policy, refusing bad pairs, the client certificate's
 // identity; and the TLS transport end to end in process (so the sanitizer reruns cover the TLS session path:
 // handshake, keep-alive requests, the closing TLS shutdown). Throwaway certificates come from the openssl CLI.
-#include "tls/context.h"
-
 #include <gtest/gtest.h>
 #include <openssl/ssl.h>
 #include <sys/stat.h>
@@ -23,6 +21,7 @@
 #include "http/response_writer.h"
 #include "http/server.h"
 #include "reload/current.h"
+#include "tls/context.h"
 
 namespace macp::tls {
 namespace {
@@ -40,8 +39,8 @@ class TlsFiles : public testing::Test {
     const std::string d = dir_.string();
     run("openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout " + d + "/ca.key -out " + d +
         "/ca.crt -days 2 -subj /CN=unit-ca");
-    run("openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout " + d + "/other.key -out " +
-        d + "/other.crt -days 2 -subj /CN=other-ca");
+    run("openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout " + d + "/other.key -out " + d +
+        "/other.crt -days 2 -subj /CN=other-ca");
     leaf("server", "/CN=localhost", "subjectAltName=IP:127.0.0.1", "ca");
     leaf("spiffe", "/CN=ignored", "subjectAltName=URI:spiffe://example.org/sa/planner", "ca");
     leaf("cn", "/CN=orchestrator.internal", "", "ca");
@@ -56,8 +55,8 @@ class TlsFiles : public testing::Test {
   static void leaf(const std::string& name, const std::string& subject, const std::string& ext, const std::string& ca) {
     const std::string d = dir_.string();
     std::ofstream(d + "/" + name + ".ext") << ext << "\n";
-    run("openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout " + d + "/" + name + ".key -out " +
-        d + "/" + name + ".csr -subj " + subject);
+    run("openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout " + d + "/" + name + ".key -out " + d +
+        "/" + name + ".csr -subj " + subject);
     run("openssl x509 -req -in " + d + "/" + name + ".csr -CA " + d + "/" + ca + ".crt -CAkey " + d + "/" + ca +
         ".key -CAcreateserial -days 1 -out " + d + "/" + name + ".crt -extfile " + d + "/" + name + ".ext");
     ::chmod((d + "/" + name + ".key").c_str(), 0600);
