@@ -307,11 +307,11 @@ def http_get(port, path, method="GET", body=None):
 
 # ---------------------------------------------------------------- measurements
 
-def run_wrk(port, path, conns, duration, body_file, wrk_threads):
+def run_wrk(port, path, conns, duration, body_file, wrk_threads, scheme="http"):
     threads = max(1, min(wrk_threads, conns))
     env = dict(os.environ, BODY_FILE=str(body_file) if body_file else "")
     cmd = ["wrk", f"-t{threads}", f"-c{conns}", f"-d{duration}s", "--timeout", "10s",
-           "-s", str(BENCH_DIR / "wrk_report.lua"), f"http://{HOST}:{port}{path}"]
+           "-s", str(BENCH_DIR / "wrk_report.lua"), f"{scheme}://{HOST}:{port}{path}"]
     out = subprocess.run(cmd, env=env, capture_output=True, text=True, check=True).stdout
     for line in out.splitlines():
         if line.startswith("WRK_JSON "):
@@ -319,9 +319,9 @@ def run_wrk(port, path, conns, duration, body_file, wrk_threads):
     raise RuntimeError("wrk printed no summary:\n" + out)
 
 
-def measure_load(server, path, conns, duration, body_file, wrk_threads):
+def measure_load(server, path, conns, duration, body_file, wrk_threads, scheme="http"):
     before, (vol_before, invol_before) = server.cpu_ticks(), server.switches()
-    w = run_wrk(server.port, path, conns, duration, body_file, wrk_threads)
+    w = run_wrk(server.port, path, conns, duration, body_file, wrk_threads, scheme)
     cpu_s = (server.cpu_ticks() - before) / TICKS_PER_SECOND
     vol, invol = server.switches()
     n = max(1, w["requests"])

@@ -13,8 +13,9 @@ namespace {
 constexpr std::chrono::seconds kTimeout{2};
 constexpr std::size_t kMaxBodyBytes = std::size_t{64} * 1024;
 
-constexpr std::array<OptionSpec, 1> kOptions{{
+constexpr std::array<OptionSpec, 2> kOptions{{
     {"--url", "URL", "what to ask (default http://127.0.0.1:$PORT/healthz, PORT defaulting to 3200)"},
+    {"--cacert", "FILE", "for https: the CA certificates (PEM) to trust, instead of the system's"},
 }};
 
 // The same variables the service reads, so the check finds the service in the same container.
@@ -42,12 +43,15 @@ int healthcheck(const Command& self, const ParsedArgs& args, const Io& io) {
       return kExitFailure;
     }
     if (config->port == 0) return usage_error(self, io, "PORT is 0 (any free port): pass --url");
-    url_text = "http://" + local_host(config->bind_addr) + ":" + std::to_string(config->port) + "/healthz";
+    // The service speaks HTTPS when its certificate is configured in this environment (SPEC §10).
+    const char* tls_cert = io.env("MACP_AUTH_TLS_CERT_FILE");
+    const std::string scheme = tls_cert != nullptr && *tls_cert != '\0' ? "https://" : "http://";
+    url_text = scheme + local_host(config->bind_addr) + ":" + std::to_string(config->port) + "/healthz";
   }
   const auto url = http::parse_http_url(url_text);
   if (!url) return usage_error(self, io, "--url: " + url.error());
 
-  const auto response = http::http_get(url.value(), {kTimeout, kMaxBodyBytes});
+  const auto response = http::http_get(url.value(), {kTimeout, kMaxBodyBytes, args.get("--cacert")});
   if (!response) {
     io.err << "healthcheck: unhealthy: " << response.error() << '\n';
     return kExitFailure;
@@ -65,12 +69,13 @@ int healthcheck(const Command& self, const ParsedArgs& args, const Io& io) {
 const Command& healthcheck_command() {
   static const Command kHealthcheck{
       "healthcheck",
-      "healthcheck [--url URL]",
+      "healthcheck [--url URL] [--cacert FILE]",
       "exit 0 when the service's /healthz answers 200 within 2 s",
       kOptions,
       "For container health checks on images without curl. Without --url it asks the service this\n"
       "environment configures: http://127.0.0.1:$PORT/healthz (PORT defaulting to 3200), or the address\n"
-      "in MACP_AUTH_BIND_ADDR when that is a specific one. Plain http:// only.\n\n"
+      "in MACP_AUTH_BIND_ADDR when that is a specific one; https:// when MACP_AUTH_TLS_CERT_FILE is set, the\n"
+      "certificate then verified against --cacert (or the system's CAs) and checked to name that address.\n\n"
       "Exit codes: 0 healthy, 1 no answer within 2 s or not HTTP 200, 2 bad option.\n",
       healthcheck,
   };

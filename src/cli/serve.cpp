@@ -41,6 +41,7 @@
 #include "metrics/service_metrics.h"
 #include "mint/mint.h"
 #include "reload/reloader.h"
+#include "tls/context.h"
 
 namespace macp::cli {
 namespace {
@@ -233,6 +234,27 @@ int serve(const Command& self, const ParsedArgs& args, const Io& io) {
     on_hangup.emplace_back([&clients] { clients->trigger(); });
   }
 
+  // ---- TLS (SPEC §10): certificate, key and client CA reloaded as one; new connections take the current one. ----
+  std::unique_ptr<reload::Reloader<tls::ServerContext>> tls_context;
+  if (config->tls) {
+    const tls::LoadRules rules{.allow_shared_key = config->allow_shared_key_file};
+    auto started = reload::Reloader<tls::ServerContext>::start(
+        tls::watched_paths(*config->tls), std::chrono::seconds(config->keys_reload_seconds),
+        [files = *config->tls, rules](const std::vector<std::string>& /*paths*/) {
+          return tls::load_server_context(files, rules);
+        },
+        reload_hooks<tls::ServerContext>(
+            service_metrics, metrics::WatchedFile::kTls, "tls",
+            [](const tls::ServerContext& loaded) { return "tls reloaded: certificate " + loaded.description(); }));
+    if (!started) {
+      log_line(stderr, "error: TLS: " + started.error());
+      return kExitFailure;
+    }
+    tls_context = std::move(*started);
+    service_metrics.file_loaded(metrics::WatchedFile::kTls, system_clock_seconds());
+    on_hangup.emplace_back([&tls_context] { tls_context->trigger(); });
+  }
+
   // ---- Audit log (SPEC §8): off unless MACP_AUTH_AUDIT_LOG; a file is reopened on SIGHUP. ----
   auto audit_log = audit::AuditLog::open(config->audit_log, {.on_dropped = [&service_metrics](std::uint64_t records) {
                                            for (std::uint64_t i = 0; i < records; ++i) {
@@ -286,7 +308,8 @@ int serve(const Command& self, const ParsedArgs& args, const Io& io) {
                          " to fit the open-file limit (ulimit -n)");
     limits.max_connections = fd_cap;
   }
-  http::Server server(io_context, io_threads.contexts(), router.routes(), limits);
+  http::Server server(io_context, io_threads.contexts(), router.routes(), limits,
+                      tls_context ? &tls_context->current() : nullptr);
   service_metrics.set_open_connections_source([&server] { return server.open_connections(); });
 
   // ---- Metrics listener (MACP_AUTH_METRICS_ADDR): its own table with /metrics only, on the same threads. ----
@@ -349,8 +372,9 @@ int serve(const Command& self, const ParsedArgs& args, const Io& io) {
     metrics_port = metrics_endpoint->port();
   }
 
-  const std::string base = "http://" + advertised_host(config->bind_addr) + ":" + std::to_string(endpoint->port());
-  if (!config->public_url) router.set_public_url("http://localhost:" + std::to_string(endpoint->port()));
+  const std::string scheme = config->tls ? "https://" : "http://";
+  const std::string base = scheme + advertised_host(config->bind_addr) + ":" + std::to_string(endpoint->port());
+  if (!config->public_url) router.set_public_url(scheme + "localhost:" + std::to_string(endpoint->port()));
   const auto key_set = key_store.get();  // held: a reload may swap the store's set while these lines print
   const keys::SigningKey& signer = key_set->signer(system_clock_seconds());
   log_line(stdout, "listening on port " + std::to_string(endpoint->port()));
@@ -387,6 +411,7 @@ int serve(const Command& self, const ParsedArgs& args, const Io& io) {
   hangups.cancel();
   if (key_file) key_file->stop();
   if (clients) clients->stop();
+  if (tls_context) tls_context->stop();
   if (*audit_log) (*audit_log)->stop();
   log_line(stdout, "stopped");
   return kExitOk;

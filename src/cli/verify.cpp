@@ -17,8 +17,9 @@ constexpr std::size_t kMaxJwksBytes = std::size_t{1024} * 1024;
 constexpr std::size_t kMaxTokenBytes = std::size_t{1024} * 1024;
 constexpr std::chrono::seconds kJwksTimeout{5};
 
-constexpr std::array<OptionSpec, 3> kOptions{{
-    {"--jwks", "URL|FILE", "the JWKS: an http:// URL such as the service's, or a file (required)"},
+constexpr std::array<OptionSpec, 4> kOptions{{
+    {"--jwks", "URL|FILE", "the JWKS: an http:// or https:// URL such as the service's, or a file (required)"},
+    {"--cacert", "FILE", "for an https:// JWKS: the CA certificates (PEM) to trust, instead of the system's"},
     {"--issuer", "ISS", "expected iss (default: MACP_AUTH_ISSUER, else macp-auth-service)"},
     {"--audience", "AUD", "expected aud (default: MACP_AUTH_AUDIENCE, else macp-runtime)"},
 }};
@@ -31,8 +32,8 @@ constexpr std::array<OptionVariable, 2> kVariables{{
 
 bool is_url(std::string_view where) { return where.starts_with("http://") || where.starts_with("https://"); }
 
-Result<std::string> fetch_jwks(const http::HttpUrl& url) {
-  auto response = http::http_get(url, {kJwksTimeout, kMaxJwksBytes});
+Result<std::string> fetch_jwks(const http::HttpUrl& url, const std::optional<std::string>& ca_file) {
+  auto response = http::http_get(url, {kJwksTimeout, kMaxJwksBytes, ca_file});
   if (!response) return fail(response.error());
   if (response->status != 200) return fail("the server answered HTTP " + std::to_string(response->status));
   return std::move(response->body);
@@ -70,7 +71,7 @@ int verify(const Command& self, const ParsedArgs& args, const Io& io) {
   }
   token = trimmed(std::move(token));
 
-  auto jwks_text = url ? fetch_jwks(*url) : read_file_bounded(*jwks_source, kMaxJwksBytes);
+  auto jwks_text = url ? fetch_jwks(*url, args.get("--cacert")) : read_file_bounded(*jwks_source, kMaxJwksBytes);
   if (!jwks_text) {
     io.err << "verify: could not load the JWKS: " << jwks_text.error() << '\n';
     return kExitFailure;
@@ -100,15 +101,15 @@ int verify(const Command& self, const ParsedArgs& args, const Io& io) {
 const Command& verify_command() {
   static const Command kVerify{
       "verify",
-      "verify TOKEN|- --jwks URL|FILE [--issuer ISS] [--audience AUD]",
+      "verify TOKEN|- --jwks URL|FILE [--cacert FILE] [--issuer ISS] [--audience AUD]",
       "verify a token the way the MACP runtime does",
       kOptions,
       "Checks, in this order: the compact form; the header alg (RS256 or ES256 only: HS256 and none are\n"
       "refused); the key (the JWKS keys with the header's kid, or every key of the alg's family when the kid\n"
       "is absent or unknown); the signature; exp, allowing 60 s of clock skew; iss; aud (a string, or an\n"
       "array holding it). nbf and iat are not checked, as the runtime does not check them.\n\n"
-      "A URL must be plain http:// (no TLS); the fetch gives up after 5 s or 1 MiB. For an https:// JWKS,\n"
-      "save it to a file first.\n\n"
+      "A URL is http:// or https:// (TLS 1.2+, the certificate verified against --cacert or the system's CAs);\n"
+      "the fetch gives up after 5 s or 1 MiB.\n\n"
       "On success prints {\"header\":…,\"payload\":…} as JSON and exits 0. On failure prints one line naming\n"
       "the cause as npm jose does (JWSInvalid, JOSEAlgNotAllowed, JWKSNoMatchingKey,\n"
       "JWSSignatureVerificationFailed, JWTExpired, JWTClaimValidationFailed) and exits 1. Exit 2: bad option.\n",

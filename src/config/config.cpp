@@ -120,6 +120,45 @@ std::string invalid(const char* name, std::string_view value, std::string_view e
   return std::string(name) + "=\"" + std::string(value) + "\" is invalid: expected " + std::string(expected);
 }
 
+// A path variable: set means non-empty, and a path goes onto one-line log and error messages.
+Result<std::optional<std::string>> path_variable(const EnvLookup& env, const char* name) {
+  const char* v = env(name);
+  if (v == nullptr) return std::optional<std::string>{};
+  if (*v == '\0') return fail(std::string(name) + " is set but empty");
+  if (has_control_character(v)) return fail(std::string(name) + " must be a path without control characters");
+  return std::optional<std::string>{v};
+}
+
+// SPEC §10: certificate and key together; a client CA only with them; the client-auth mode only with a CA.
+Result<std::optional<TlsFiles>> parse_tls(const EnvLookup& env) {
+  auto cert = path_variable(env, "MACP_AUTH_TLS_CERT_FILE");
+  if (!cert) return fail(cert.error());
+  auto key = path_variable(env, "MACP_AUTH_TLS_KEY_FILE");
+  if (!key) return fail(key.error());
+  auto client_ca = path_variable(env, "MACP_AUTH_TLS_CLIENT_CA_FILE");
+  if (!client_ca) return fail(client_ca.error());
+  const char* client_auth = env("MACP_AUTH_TLS_CLIENT_AUTH");
+  if (cert->has_value() != key->has_value()) {
+    return fail("MACP_AUTH_TLS_CERT_FILE and MACP_AUTH_TLS_KEY_FILE go together; set both or neither");
+  }
+  if (!cert->has_value()) {
+    if (client_ca->has_value()) return fail("MACP_AUTH_TLS_CLIENT_CA_FILE needs MACP_AUTH_TLS_CERT_FILE and _KEY_FILE");
+    if (client_auth != nullptr) return fail("MACP_AUTH_TLS_CLIENT_AUTH needs MACP_AUTH_TLS_CLIENT_CA_FILE");
+    return std::optional<TlsFiles>{};
+  }
+  TlsFiles files{.cert_file = **cert, .key_file = **key, .client_ca_file = *client_ca};
+  if (client_auth != nullptr) {
+    if (!client_ca->has_value()) return fail("MACP_AUTH_TLS_CLIENT_AUTH needs MACP_AUTH_TLS_CLIENT_CA_FILE");
+    const std::string_view mode(client_auth);
+    if (mode == "optional") {
+      files.client_auth = ClientAuth::kOptional;
+    } else if (mode != "required") {
+      return fail(invalid("MACP_AUTH_TLS_CLIENT_AUTH", mode, "required or optional"));
+    }
+  }
+  return std::optional<TlsFiles>{std::move(files)};
+}
+
 }  // namespace
 
 Result<Config> load_config(const EnvLookup& env) {
@@ -215,6 +254,9 @@ Result<Config> load_config(const EnvLookup& env) {
     if (!mode) return fail(mode.error());
     config.on_redis_failure = *mode;
   }
+  auto tls = parse_tls(env);
+  if (!tls) return fail(tls.error());
+  config.tls = std::move(*tls);
   return config;
 }
 

@@ -35,6 +35,17 @@ struct HostPort {
   std::uint16_t port = 0;
 };
 
+// SPEC §10: the listener speaks HTTPS with this certificate and key; client certificates are verified
+// against client_ca_file when it is set.
+enum class ClientAuth { kRequired, kOptional };
+
+struct TlsFiles {
+  std::string cert_file;                      // PEM, the leaf first, then its chain
+  std::string key_file;                       // PEM private key of the leaf
+  std::optional<std::string> client_ca_file;  // PEM CA certificates client certificates must chain to
+  ClientAuth client_auth = ClientAuth::kRequired;
+};
+
 struct Config {
   std::uint16_t port = 3200;
   std::string bind_addr = "127.0.0.1";
@@ -61,6 +72,7 @@ struct Config {
   std::int64_t shutdown_delay_seconds = 0;
   std::optional<limits::RedisUrl> rate_limit_redis_url;                     // SPEC §9; unset: buckets in process
   limits::OnRedisFailure on_redis_failure = limits::OnRedisFailure::kOpen;  // while Redis cannot answer
+  std::optional<TlsFiles> tls;                                    // unset: plain HTTP
 };
 
 // Returns the value of an environment variable, or nullptr when it is unset.

@@ -3,8 +3,10 @@
 #include <boost/asio/connect.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/ssl/host_name_verification.hpp>
 #include <boost/beast/core/error.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/core/stream_traits.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
 #include <boost/beast/http/empty_body.hpp>
 #include <boost/beast/http/error.hpp>
@@ -15,8 +17,12 @@
 #include <boost/beast/http/string_body.hpp>
 #include <boost/beast/http/verb.hpp>
 #include <boost/beast/http/write.hpp>
+#include <boost/beast/ssl/ssl_stream.hpp>
 #include <charconv>
+#include <memory>
 #include <optional>
+
+#include "tls/context.h"
 
 namespace macp::http {
 namespace {
@@ -27,11 +33,14 @@ namespace bhttp = boost::beast::http;
 using tcp = asio::ip::tcp;
 
 constexpr std::string_view kScheme = "http://";
+constexpr std::string_view kTlsScheme = "https://";
 constexpr std::size_t kMaxResponseHeaderBytes = std::size_t{16} * 1024;
+
+std::uint16_t default_port(bool tls) { return tls ? 443 : 80; }
 
 std::string authority(const HttpUrl& url) {
   std::string out = url_host(url.host);
-  if (url.port != 80) out += ":" + std::to_string(url.port);
+  if (url.port != default_port(url.tls)) out += ":" + std::to_string(url.port);
   return out;
 }
 
@@ -49,11 +58,9 @@ std::string url_host(std::string_view host) {
 }
 
 Result<HttpUrl> parse_http_url(std::string_view url) {
-  if (url.starts_with("https://")) {
-    return fail("https:// URLs are not supported; use http:// or fetch the document to a file first");
-  }
-  if (!url.starts_with(kScheme)) return fail("the URL must start with http://");
-  std::string_view rest = url.substr(kScheme.size());
+  const bool tls = url.starts_with(kTlsScheme);
+  if (!tls && !url.starts_with(kScheme)) return fail("the URL must start with http:// or https://");
+  std::string_view rest = url.substr(tls ? kTlsScheme.size() : kScheme.size());
   if (rest.find('#') != std::string_view::npos) return fail("the URL must not have a #fragment");
 
   const auto target_start = rest.find_first_of("/?");
@@ -82,7 +89,7 @@ Result<HttpUrl> parse_http_url(std::string_view url) {
   }
   if (host.empty()) return fail("the URL has no host");
 
-  std::uint16_t port = 80;
+  std::uint16_t port = default_port(tls);
   if (port_text) {
     unsigned value = 0;
     const auto [end, ec] = std::from_chars(port_text->data(), port_text->data() + port_text->size(), value);
@@ -92,13 +99,16 @@ Result<HttpUrl> parse_http_url(std::string_view url) {
     }
     port = static_cast<std::uint16_t>(value);
   }
-  return HttpUrl{std::string(host), port, std::move(target)};
+  return HttpUrl{std::string(host), port, std::move(target), tls};
 }
 
-Result<HttpGetResponse> http_get(const HttpUrl& url, const HttpGetLimits& limits) {
-  asio::io_context io;
+namespace {
+
+// One GET over `stream` (a TCP stream, or TLS over one); `handshake(next)` runs between connect and send.
+template <class Stream, class Handshake>
+Result<HttpGetResponse> exchange(asio::io_context& io, Stream& stream, const HttpUrl& url, const HttpGetLimits& limits,
+                                 Handshake handshake) {
   tcp::resolver resolver(io);
-  beast::tcp_stream stream(io);
   beast::flat_buffer buffer;
   bhttp::request<bhttp::empty_body> request{bhttp::verb::get, url.target, 11};
   request.set(bhttp::field::host, authority(url));
@@ -115,30 +125,57 @@ Result<HttpGetResponse> http_get(const HttpUrl& url, const HttpGetLimits& limits
     failed_step = step;
     outcome = ec;
   };
+  auto send = [&] {
+    bhttp::async_write(stream, request, [&](const beast::error_code& ec, std::size_t /*bytes*/) {
+      if (ec) return finish("send the request", ec);
+      bhttp::async_read(stream, buffer, parser,
+                        [&](const beast::error_code& ec, std::size_t /*bytes*/) { finish("read the response", ec); });
+    });
+  };
   // One deadline covers every step; the resolver has no timer of its own, so run_for enforces it.
-  stream.expires_after(limits.timeout);
-  resolver.async_resolve(
-      url.host, std::to_string(url.port), [&](const beast::error_code& ec, const tcp::resolver::results_type& results) {
-        if (ec) return finish("resolve", ec);
-        stream.async_connect(results, [&](const beast::error_code& ec, const tcp::endpoint& /*endpoint*/) {
-          if (ec) return finish("connect", ec);
-          bhttp::async_write(stream, request, [&](const beast::error_code& ec, std::size_t /*bytes*/) {
-            if (ec) return finish("send the request", ec);
-            bhttp::async_read(stream, buffer, parser, [&](const beast::error_code& ec, std::size_t /*bytes*/) {
-              finish("read the response", ec);
-            });
-          });
-        });
-      });
+  beast::get_lowest_layer(stream).expires_after(limits.timeout);
+  resolver.async_resolve(url.host, std::to_string(url.port),
+                         [&](const beast::error_code& ec, const tcp::resolver::results_type& results) {
+                           if (ec) return finish("resolve", ec);
+                           beast::get_lowest_layer(stream).async_connect(
+                               results, [&](const beast::error_code& ec, const tcp::endpoint& /*endpoint*/) {
+                                 if (ec) return finish("connect", ec);
+                                 handshake([&](const beast::error_code& ec) {
+                                   if (ec) return finish("complete the TLS handshake", ec);
+                                   send();
+                                 });
+                               });
+                         });
   io.run_for(limits.timeout);
 
-  const std::string where = "http://" + authority(url) + url.target;
+  const std::string where = (url.tls ? "https://" : "http://") + authority(url) + url.target;
   const auto timeout_text = std::to_string(limits.timeout.count()) + " ms";
   if (!outcome) return fail(where + ": no response within " + timeout_text);
   if (*outcome == beast::error::timeout) return fail(where + ": no response within " + timeout_text);
   if (*outcome) return fail(where + ": could not " + failed_step + ": " + describe(*outcome));
   auto response = parser.release();
   return HttpGetResponse{response.result_int(), std::move(response.body())};
+}
+
+}  // namespace
+
+Result<HttpGetResponse> http_get(const HttpUrl& url, const HttpGetLimits& limits) {
+  asio::io_context io;
+  if (!url.tls) {
+    beast::tcp_stream stream(io);
+    return exchange(io, stream, url, limits, [](auto&& next) { next(beast::error_code{}); });
+  }
+  auto context = tls::client_context(limits.ca_file);
+  if (!context) return fail(context.error());
+  beast::ssl_stream<beast::tcp_stream> stream(io, **context);
+  // SNI for a name (not for an address), and the certificate must name the host either way.
+  if (beast::error_code ec; asio::ip::make_address(url.host, ec), ec) {
+    SSL_set_tlsext_host_name(stream.native_handle(), url.host.c_str());
+  }
+  stream.set_verify_callback(asio::ssl::host_name_verification(url.host));
+  return exchange(io, stream, url, limits, [&stream](auto&& next) {
+    stream.async_handshake(asio::ssl::stream_base::client, std::forward<decltype(next)>(next));
+  });
 }
 
 }  // namespace macp::http

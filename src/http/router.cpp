@@ -285,6 +285,7 @@ std::optional<Response> Router::authenticate(const RequestContext& context, cons
     credentials.authorization = std::next(first) == last ? std::string_view(first->value()) : std::string_view{};
   }
   credentials.peer = ip_address_of(context.peer.address());
+  if (!context.caller.client_certificate.empty()) credentials.certificate_identity = context.caller.client_certificate;
   auto caller = callers::authenticate(*clients, credentials);
   if (!caller) {
     Response res = refuse(req, attempt, ApiError::kUnauthorized, metrics::DenyReason::kUnauthorized);

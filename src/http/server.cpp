@@ -13,8 +13,10 @@ namespace asio = boost::asio;
 namespace beast = boost::beast;
 using tcp = asio::ip::tcp;
 
-Server::Server(asio::io_context& io, std::vector<asio::io_context*> contexts, const RouteTable& routes, Limits limits)
+Server::Server(asio::io_context& io, std::vector<asio::io_context*> contexts, const RouteTable& routes, Limits limits,
+               const reload::Current<tls::ServerContext>* tls)
     : limits_(limits),
+      tls_(tls),
       registry_(std::make_shared<SessionRegistry>(routes, limits)),
       strand_(asio::make_strand(io)),
       acceptor_(strand_),
@@ -94,7 +96,8 @@ void Server::take(ConnectionSocket socket, const tcp::endpoint& peer) {
   beast::error_code ignored;
   socket.set_option(tcp::no_delay(true), ignored);
   const bool admitted = registry_->admit();
-  auto session = make_plain_session(std::move(socket), peer, registry_);
+  auto session = tls_ ? make_tls_session(std::move(socket), peer, registry_, tls_->get())
+                      : make_plain_session(std::move(socket), peer, registry_);
   registry_->add(session, admitted);
   if (admitted) {
     session->start();

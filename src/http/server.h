@@ -20,7 +20,12 @@
 #include "http/limits.h"
 #include "http/route_table.h"
 #include "http/transport.h"
+#include "reload/current.h"
 #include "result.h"
+
+namespace macp::tls {
+class ServerContext;
+}
 
 namespace macp::http {
 
@@ -30,8 +35,9 @@ class Server {
  public:
   // Accepts on `io`; new connections go round robin to `contexts`, each run by one thread (IoThreads).
   // Without contexts, connections run on `io`, which must then be run by one thread.
+  // With `tls`, every connection speaks TLS with the context current when it is accepted (SPEC §10).
   Server(boost::asio::io_context& io, std::vector<boost::asio::io_context*> contexts, const RouteTable& routes,
-         Limits limits = {});
+         Limits limits = {}, const reload::Current<tls::ServerContext>* tls = nullptr);
   ~Server();
 
   // Binds and listens; the endpoint has the real port when `port` is 0.
@@ -53,6 +59,7 @@ class Server {
   void poll_drained();
 
   Limits limits_;
+  const reload::Current<tls::ServerContext>* tls_;
   std::shared_ptr<SessionRegistry> registry_;
   boost::asio::strand<boost::asio::io_context::executor_type> strand_;  // acceptor and timers
   boost::asio::ip::tcp::acceptor acceptor_;

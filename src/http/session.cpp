@@ -14,6 +14,7 @@
 #include "http/request_reader.h"
 #include "http/response_writer.h"
 #include "http/session_registry.h"
+#include "http/tls_transport.h"
 #include "log.h"
 
 namespace macp::http {
@@ -72,6 +73,13 @@ class BasicSession final : public Session {
       if (ec) return self->close();
       self->keep_alive_ = false;
       self->request_id_.assign(nullptr);
+      if constexpr (Transport::kHandshake) {  // the 503 goes over TLS: after the handshake, under the request timeout
+        self->arm(self->limits_.request_timeout);
+        return self->transport_.async_handshake([self](beast::error_code handshake_ec) {
+          if (handshake_ec) return self->close();
+          self->write(error_response(ApiError::kTooManyConnections, 11, false));
+        });
+      }
       self->write(error_response(ApiError::kTooManyConnections, 11, false));
     });
   }
@@ -99,6 +107,14 @@ class BasicSession final : public Session {
     asio::dispatch(transport_.get_executor(), [self = self()] {
       if (self->state() == State::kEvicted) self->transport_.cancel();
     });
+  }
+
+  // What the transport proved about the caller: a verified TLS client certificate's identity; nothing over TCP.
+  CallerIdentity caller() const {
+    if constexpr (Transport::kHandshake) {
+      if (const auto& identity = transport_.peer_identity()) return {*identity, {}};
+    }
+    return {};
   }
 
   std::shared_ptr<BasicSession> self() { return std::static_pointer_cast<BasicSession>(shared_from_this()); }
@@ -218,7 +234,7 @@ class BasicSession final : public Session {
   void identify(const Request* header) {
     if (std::exchange(identified_, true)) return;
     request_id_.assign(header);
-    context_ = RequestContext{peer_, request_id_.view(), {}, transport_.get_executor()};
+    context_ = RequestContext{peer_, request_id_.view(), caller(), transport_.get_executor()};
   }
 
   // The header is read, the body is not: a route may refuse the request here (a 401 the headers decide).
@@ -359,6 +375,13 @@ class BasicSession final : public Session {
 std::shared_ptr<Session> make_plain_session(ConnectionSocket socket, const tcp::endpoint& peer,
                                             std::shared_ptr<SessionRegistry> registry) {
   return std::make_shared<BasicSession<PlainTransport>>(PlainTransport(std::move(socket)), peer, std::move(registry));
+}
+
+std::shared_ptr<Session> make_tls_session(ConnectionSocket socket, const tcp::endpoint& peer,
+                                          std::shared_ptr<SessionRegistry> registry,
+                                          std::shared_ptr<const tls::ServerContext> context) {
+  return std::make_shared<BasicSession<TlsTransport>>(TlsTransport(std::move(socket), std::move(context)), peer,
+                                                      std::move(registry));
 }
 
 }  // namespace macp::http

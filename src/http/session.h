@@ -12,6 +12,10 @@
 
 #include "http/transport.h"
 
+namespace macp::tls {
+class ServerContext;
+}
+
 namespace macp::http {
 
 class SessionRegistry;
@@ -70,5 +74,11 @@ class Session : public std::enable_shared_from_this<Session> {
 // A session over plain TCP; `peer` is the client's endpoint as accepted.
 std::shared_ptr<Session> make_plain_session(ConnectionSocket socket, const boost::asio::ip::tcp::endpoint& peer,
                                             std::shared_ptr<SessionRegistry> registry);
+
+// A session over TLS (tls_transport.h), made with `context` and keeping it for its life: the handshake first,
+// under the request timeout; a verified client certificate's identity then goes into every request's context.
+std::shared_ptr<Session> make_tls_session(ConnectionSocket socket, const boost::asio::ip::tcp::endpoint& peer,
+                                          std::shared_ptr<SessionRegistry> registry,
+                                          std::shared_ptr<const tls::ServerContext> context);
 
 }  // namespace macp::http

@@ -28,7 +28,7 @@ std::string_view code_label(unsigned status, std::array<char, 4>& buffer) {
 double seconds(std::chrono::nanoseconds elapsed) { return std::chrono::duration<double>(elapsed).count(); }
 
 constexpr std::array<std::string_view, 4> kDenyReasons{"invalid", "unauthorized", "forbidden", "rate_limited"};
-constexpr std::array<std::string_view, 2> kFiles{"keys", "clients"};
+constexpr std::array<std::string_view, 3> kFiles{"keys", "clients", "tls"};
 
 std::string_view file_label(WatchedFile file) { return kFiles[static_cast<std::size_t>(file)]; }
 

@@ -29,7 +29,7 @@ inline constexpr std::array<double, 16> kRequestDurationBuckets{
 enum class DenyReason { kInvalid, kUnauthorized, kForbidden, kRateLimited };
 
 // The files the service reloads (macp_auth_reloads_total{file}).
-enum class WatchedFile { kKeys, kClients };
+enum class WatchedFile { kKeys, kClients, kTls };
 
 // One key of the running set as the schedule sees it at scrape time.
 struct SigningKeyMetrics {
@@ -112,7 +112,7 @@ class ServiceMetrics {
   Counter redis_errors_total_;
 
   std::array<CounterHandle, 4> denied_{};  // by DenyReason
-  std::array<CounterHandle, 4> reload_{};  // [file * 2 + (ok ? 0 : 1)]
+  std::array<CounterHandle, 6> reload_{};  // [file * 2 + (ok ? 0 : 1)]
   CounterHandle audit_dropped_;
   CounterHandle redis_errors_;
   std::unique_ptr<Sources> sources_ = std::make_unique<Sources>();  // the collectors hold its address

@@ -52,7 +52,7 @@ TEST(Cli, BadCommandLinesExitTwoWithUsageOnStderr) {
                                                               {"verify"},
                                                               {"verify", "a", "b", "--jwks", "f"},
                                                               {"verify", "token"},
-                                                              {"verify", "token", "--jwks", "https://x/jwks"},
+                                                              {"verify", "token", "--jwks", "https://x:99999/jwks"},
                                                               {"healthcheck", "--url", "localhost:3200"},
                                                               {"--port", "abc"},
                                                               {"serve", "--max-ttl", "1h"},

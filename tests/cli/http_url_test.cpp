@@ -38,10 +38,20 @@ TEST(ParseHttpUrl, BracketedIpv6) {
   EXPECT_FALSE(parse_http_url("http://[::1]x/"));
 }
 
-TEST(ParseHttpUrl, RefusesWhatItCannotFetch) {
+TEST(ParseHttpUrl, TakesHttpsWithItsDefaultPort) {
   const auto https = parse_http_url("https://auth.example.com/.well-known/jwks.json");
-  ASSERT_FALSE(https);
-  EXPECT_NE(https.error().find("https:// URLs are not supported"), std::string::npos);
+  ASSERT_TRUE(https) << https.error();
+  EXPECT_TRUE(https->tls);
+  EXPECT_EQ(https->host, "auth.example.com");
+  EXPECT_EQ(https->port, 443);
+  const auto with_port = parse_http_url("https://[::1]:8443/healthz");
+  ASSERT_TRUE(with_port) << with_port.error();
+  EXPECT_TRUE(with_port->tls);
+  EXPECT_EQ(with_port->port, 8443);
+  EXPECT_FALSE(parse_http_url("http://host/")->tls);
+}
+
+TEST(ParseHttpUrl, RefusesWhatItCannotFetch) {
   EXPECT_FALSE(parse_http_url("ftp://host/"));
   EXPECT_FALSE(parse_http_url("jwks.json"));
   EXPECT_FALSE(parse_http_url("http://"));
@@ -57,7 +67,7 @@ TEST(HttpGet, ANamedErrorWhenNothingListens) {
   // Port 1 on loopback: nothing listens there in a test environment, so the connect is refused at once.
   const auto url = parse_http_url("http://127.0.0.1:1/healthz");
   ASSERT_TRUE(url);
-  const auto response = http_get(*url, {std::chrono::seconds(2), 1024});
+  const auto response = http_get(*url, {std::chrono::seconds(2), 1024, std::nullopt});
   ASSERT_FALSE(response);
   EXPECT_NE(response.error().find("http://127.0.0.1:1/healthz: could not connect"), std::string::npos)
       << response.error();

@@ -182,6 +182,48 @@ TEST(Config, ReadsTheClientsFileAuditLogAndMetricsAddress) {
   EXPECT_EQ(unset->audit_log.kind, audit::AuditDestination::Kind::kOff);
 }
 
+TEST(Config, ReadsTheTlsFilesAsOneSetting) {
+  EXPECT_FALSE(load({})->tls);
+  const auto tls = load({{"MACP_AUTH_TLS_CERT_FILE", "/tls/tls.crt"}, {"MACP_AUTH_TLS_KEY_FILE", "/tls/tls.key"}});
+  ASSERT_TRUE(tls) << tls.error();
+  ASSERT_TRUE(tls->tls);
+  EXPECT_EQ(tls->tls->cert_file, "/tls/tls.crt");
+  EXPECT_EQ(tls->tls->key_file, "/tls/tls.key");
+  EXPECT_FALSE(tls->tls->client_ca_file);
+  const auto mtls =
+      load({{"MACP_AUTH_TLS_CERT_FILE", "c"}, {"MACP_AUTH_TLS_KEY_FILE", "k"}, {"MACP_AUTH_TLS_CLIENT_CA_FILE", "ca"}});
+  ASSERT_TRUE(mtls) << mtls.error();
+  EXPECT_EQ(mtls->tls->client_ca_file, "ca");
+  EXPECT_EQ(mtls->tls->client_auth, ClientAuth::kRequired);  // the default once a CA is set
+  const auto optional = load({{"MACP_AUTH_TLS_CERT_FILE", "c"},
+                              {"MACP_AUTH_TLS_KEY_FILE", "k"},
+                              {"MACP_AUTH_TLS_CLIENT_CA_FILE", "ca"},
+                              {"MACP_AUTH_TLS_CLIENT_AUTH", "optional"}});
+  ASSERT_TRUE(optional) << optional.error();
+  EXPECT_EQ(optional->tls->client_auth, ClientAuth::kOptional);
+
+  for (const auto& [env, message] : std::vector<std::pair<std::map<std::string, std::string>, std::string>>{
+           {{{"MACP_AUTH_TLS_CERT_FILE", "c"}}, "go together"},
+           {{{"MACP_AUTH_TLS_KEY_FILE", "k"}}, "go together"},
+           {{{"MACP_AUTH_TLS_CERT_FILE", ""}, {"MACP_AUTH_TLS_KEY_FILE", "k"}},
+            "MACP_AUTH_TLS_CERT_FILE is set but empty"},
+           {{{"MACP_AUTH_TLS_CLIENT_CA_FILE", "ca"}}, "needs MACP_AUTH_TLS_CERT_FILE"},
+           {{{"MACP_AUTH_TLS_CERT_FILE", "c"},
+             {"MACP_AUTH_TLS_KEY_FILE", "k"},
+             {"MACP_AUTH_TLS_CLIENT_AUTH", "required"}},
+            "needs MACP_AUTH_TLS_CLIENT_CA_FILE"},
+           {{{"MACP_AUTH_TLS_CERT_FILE", "c"},
+             {"MACP_AUTH_TLS_KEY_FILE", "k"},
+             {"MACP_AUTH_TLS_CLIENT_CA_FILE", "ca"},
+             {"MACP_AUTH_TLS_CLIENT_AUTH", "Required"}},
+            "MACP_AUTH_TLS_CLIENT_AUTH=\"Required\" is invalid: expected required or optional"},
+       }) {
+    const auto refused = load(env);
+    ASSERT_FALSE(refused) << message;
+    EXPECT_NE(refused.error().find(message), std::string::npos) << refused.error();
+  }
+}
+
 TEST(Config, APublicUrlIsABaseWithoutPath) {
   for (const auto& [given, kept] :
        std::vector<std::pair<std::string, std::string>>{{"http://localhost:3200", "http://localhost:3200"},

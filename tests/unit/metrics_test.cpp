@@ -322,7 +322,7 @@ TEST(ServiceMetrics, DeclaresEveryContractFamilyWithAlertableSeriesFromTheStart)
   for (const std::string reason : {"invalid", "unauthorized", "forbidden", "rate_limited"}) {
     EXPECT_EQ(sample(text, "macp_auth_mint_denied_total{reason=\"" + reason + "\"}"), 0) << reason;
   }
-  for (const std::string file : {"keys", "clients"}) {
+  for (const std::string file : {"keys", "clients", "tls"}) {
     for (const std::string result : {"success", "failure"}) {
       EXPECT_EQ(sample(text, "macp_auth_reloads_total{file=\"" + file + "\",result=\"" + result + "\"}"), 0);
     }

@@ -4,6 +4,7 @@
 
 import { spawn } from 'node:child_process';
 import net from 'node:net';
+import tls from 'node:tls';
 import assert from 'node:assert/strict';
 import { assertNoSecrets, secretsInEnv } from './secrets.mjs';
 
@@ -108,7 +109,8 @@ export class Service {
     return splitLines(this.out.stderr);
   }
   get baseUrl() {
-    return `http://${this.host.includes(':') ? `[${this.host}]` : this.host}:${this.port}`;
+    const scheme = this.env.MACP_AUTH_TLS_CERT_FILE ? 'https' : 'http';
+    return `${scheme}://${this.host.includes(':') ? `[${this.host}]` : this.host}:${this.port}`;
   }
   url(path) {
     return this.baseUrl + path;
@@ -194,7 +196,8 @@ export class Service {
 
 // Starts an instance and resolves once it printed its five start-up lines and
 // answered GET /healthz (so its signal handlers are in place). Fails if it exits first.
-export async function startService(env = {}, { args = [], timeoutMs = START_TIMEOUT_MS } = {}) {
+// `tls` ({ca, cert, key}, node:tls options) is how the probe connects to an instance that speaks HTTPS.
+export async function startService(env = {}, { args = [], timeoutMs = START_TIMEOUT_MS, tls: tlsOptions } = {}) {
   const launched = launch(env, args);
   const service = new Service(env, launched);
   const ready = new Promise((resolve, reject) => {
@@ -219,7 +222,7 @@ export async function startService(env = {}, { args = [], timeoutMs = START_TIME
   });
   try {
     await withTimeout(ready, timeoutMs, 'service start-up');
-    await waitUntilServing(service, timeoutMs);
+    await waitUntilServing(service, timeoutMs, tlsOptions);
   } catch (error) {
     launched.child.kill('SIGKILL');
     throw error;
@@ -227,13 +230,14 @@ export async function startService(env = {}, { args = [], timeoutMs = START_TIME
   return service;
 }
 
-async function waitUntilServing(service, timeoutMs) {
+async function waitUntilServing(service, timeoutMs, tlsOptions) {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     try {
       const res = await rawRequest(service.port, 'GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n', {
         timeoutMs: 2000,
         host: service.host,
+        tls: tlsOptions,
       });
       if (parseResponses(res.data)[0]?.status === 200) return;
     } catch {
@@ -245,8 +249,8 @@ async function waitUntilServing(service, timeoutMs) {
 }
 
 // Runs fn(service) against a fresh instance and always stops it (exit 0, no secrets printed).
-export async function withService(env, fn) {
-  const service = await startService(env);
+export async function withService(env, fn, options = {}) {
+  const service = await startService(env, options);
   let failure;
   try {
     return await fn(service);
@@ -288,10 +292,12 @@ export async function runUntilExit(env = {}, { args = [], timeoutMs = START_TIME
 }
 
 // Sends raw bytes on a fresh loopback connection and reads until the server closes
-// (or timeoutMs passes). `halfClose` ends our side after writing.
-export function rawRequest(port, data, { timeoutMs = 5000, halfClose = false, host = HOST } = {}) {
+// (or timeoutMs passes). `halfClose` ends our side after writing. With `tls` (node:tls options), over TLS.
+export function rawRequest(port, data, { timeoutMs = 5000, halfClose = false, host = HOST, tls: tlsOptions } = {}) {
   return new Promise((resolve, reject) => {
-    const socket = net.connect({ host, port });
+    const socket = tlsOptions
+      ? tls.connect({ host, port, servername: 'localhost', ...tlsOptions })
+      : net.connect({ host, port });
     const chunks = [];
     let timedOut = false;
     let reset = false;
@@ -299,7 +305,7 @@ export function rawRequest(port, data, { timeoutMs = 5000, halfClose = false, ho
       timedOut = true;
       socket.destroy();
     }, timeoutMs);
-    socket.on('connect', () => {
+    socket.on(tlsOptions ? 'secureConnect' : 'connect', () => {
       socket.write(data);
       if (halfClose) socket.end();
     });
