@@ -27,13 +27,7 @@ def main():
     rows = {b: [] for b in args.binaries}
     for _ in range(args.rounds):
         for binary in args.binaries:
-            svc = load.Service(binary, key)
-            try:
-                row = load.measure_load(svc, path, args.conns, args.duration, body, 1)
-            finally:
-                svc.stop()
-            if row["errors"] or row["non_2xx"]:
-                raise SystemExit(f"{binary}: {row['errors']} errors, {row['non_2xx']} non-2xx")
+            row = load.measure_fresh(binary, key, None, path, args.conns, args.duration, body)
             rows[binary].append(row)
             print(f"{binary}: {row['rps']:.0f} req/s, {row['cpu_us_per_req']:.1f} CPU us/req, "
                   f"p99 {row['p99_ms']:.2f} ms", flush=True)

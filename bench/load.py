@@ -319,6 +319,19 @@ def run_wrk(port, path, conns, duration, body_file, wrk_threads, scheme="http"):
     raise RuntimeError("wrk printed no summary:\n" + out)
 
 
+def measure_fresh(binary, key, env, path, conns, duration, body_file, scheme="http", label=None):
+    """A fresh process of `binary` under one wrk run (one wrk thread), stopped after; a run with a failed or
+    non-2xx request is no measurement, so it ends the benchmark."""
+    svc = Service(binary, key, env)
+    try:
+        row = measure_load(svc, path, conns, duration, body_file, 1, scheme)
+    finally:
+        svc.stop()
+    if row["errors"] or row["non_2xx"]:
+        raise SystemExit(f"{label or binary}: {row['errors']} errors, {row['non_2xx']} non-2xx")
+    return row
+
+
 def measure_load(server, path, conns, duration, body_file, wrk_threads, scheme="http"):
     before, (vol_before, invol_before) = server.cpu_ticks(), server.switches()
     w = run_wrk(server.port, path, conns, duration, body_file, wrk_threads, scheme)

@@ -96,13 +96,9 @@ def main():
         shakes = {(who, kind): [] for who in ("ours", "s_server") for kind in kinds}
         for round_no in range(args.rounds):
             for scheme in ("http", "https"):
-                svc = load.Service(args.binary, key_name, tls_env if scheme == "https" else None)
-                try:
-                    row = load.measure_load(svc, path, args.conns, args.duration, body, 1, scheme)
-                finally:
-                    svc.stop()
-                if row["errors"] or row["non_2xx"]:
-                    raise SystemExit(f"{scheme}: {row['errors']} errors, {row['non_2xx']} non-2xx")
+                env = tls_env if scheme == "https" else None
+                row = load.measure_fresh(args.binary, key_name, env, path, args.conns, args.duration, body, scheme,
+                                         label=scheme)
                 mint[scheme].append(row)
                 print(f"round {round_no + 1} mint over {scheme}: {row['rps']:.0f} req/s, "
                       f"{row['cpu_us_per_req']:.1f} CPU us/mint", flush=True)

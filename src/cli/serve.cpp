@@ -116,21 +116,37 @@ reload::Reloader<callers::ClientsFile>::Load clients_file_loader(bool allow_shar
   };
 }
 
-// What every watched file does after a reload: count it, and log the outcome in one line
-// ("<what> reload failed: <reason>" on failure).
+// Watches one kind of file the way SPEC §7 reloads the key file: loaded now (a failure is the start-up's
+// one line, under `variable`), then again on a change and on SIGHUP (added to `on_hangup`), each reload
+// counted in the metrics and logged as describe(loaded) or "<what> reload failed: <reason>". Null after
+// a failed first load.
 template <class T>
-typename reload::Reloader<T>::Hooks reload_hooks(metrics::ServiceMetrics& service_metrics, metrics::WatchedFile file,
-                                                 std::string what, std::string (*describe)(const T&)) {
-  return {.on_success =
-              [&service_metrics, file, describe](const T& loaded) {
-                service_metrics.reload(file, true, system_clock_seconds());
-                log_line(stdout, describe(loaded));
-              },
-          .on_failure =
-              [&service_metrics, file, what](const std::string& reason) {
-                service_metrics.reload(file, false, system_clock_seconds());
-                log_line(stderr, what + " reload failed: " + reason);
-              }};
+std::unique_ptr<reload::Reloader<T>> watch_files(std::vector<std::string> paths, const config::Config& config,
+                                                 typename reload::Reloader<T>::Load load,
+                                                 metrics::ServiceMetrics& service_metrics, metrics::WatchedFile file,
+                                                 std::string what, std::string (*describe)(const T&),
+                                                 std::vector<std::function<void()>>& on_hangup,
+                                                 std::string_view variable) {
+  auto started =
+      reload::Reloader<T>::start(std::move(paths), std::chrono::seconds(config.keys_reload_seconds), std::move(load),
+                                 {.on_success =
+                                      [&service_metrics, file, describe](const T& loaded) {
+                                        service_metrics.reload(file, true, system_clock_seconds());
+                                        log_line(stdout, describe(loaded));
+                                      },
+                                  .on_failure =
+                                      [&service_metrics, file, what](const std::string& reason) {
+                                        service_metrics.reload(file, false, system_clock_seconds());
+                                        log_line(stderr, what + " reload failed: " + reason);
+                                      }});
+  if (!started) {
+    log_line(stderr, "error: " + std::string(variable) + ": " + started.error());
+    return nullptr;
+  }
+  service_metrics.file_loaded(file, system_clock_seconds());
+  reload::Reloader<T>* reloader = started->get();
+  on_hangup.emplace_back([reloader] { reloader->trigger(); });
+  return std::move(*started);
 }
 
 // The key has no option: a command line is visible to every user of the machine.
@@ -183,19 +199,14 @@ int serve(const Command& self, const ParsedArgs& args, const Io& io) {
   bool ephemeral = false;
   if (config->signing_keys_file) {
     const config::Config& settings = *config;
-    auto started = reload::Reloader<keys::KeySet>::start(
-        {*config->signing_keys_file}, std::chrono::seconds(config->keys_reload_seconds),
+    key_file = watch_files<keys::KeySet>(
+        {*config->signing_keys_file}, settings,
         [&settings](const std::vector<std::string>& paths) { return load_key_file(paths.front(), settings); },
-        reload_hooks<keys::KeySet>(service_metrics, metrics::WatchedFile::kKeys, "key",
-                                   [](const keys::KeySet& set) { return "keys reloaded: " + describe_keys(set); }));
-    if (!started) {
-      log_line(stderr, "error: MACP_AUTH_SIGNING_KEYS_FILE: " + started.error());
-      return kExitFailure;
-    }
-    key_file = std::move(started).value();
+        service_metrics, metrics::WatchedFile::kKeys, "key",
+        [](const keys::KeySet& set) { return "keys reloaded: " + describe_keys(set); }, on_hangup,
+        "MACP_AUTH_SIGNING_KEYS_FILE");
+    if (!key_file) return kExitFailure;
     key_source = "file";
-    service_metrics.file_loaded(metrics::WatchedFile::kKeys, system_clock_seconds());
-    on_hangup.emplace_back([&key_file] { key_file->trigger(); });
   } else {
     auto loaded = keys::load_signing_key(config->signing_key_json, config->signing_alg);
     if (config->signing_key_json) jose::cleanse(*config->signing_key_json);
@@ -218,41 +229,29 @@ int serve(const Command& self, const ParsedArgs& args, const Io& io) {
   // ---- Clients file (SPEC §8): reloaded like the key file; unset, minting is open. ----
   std::unique_ptr<reload::Reloader<callers::ClientsFile>> clients;
   if (config->clients_file) {
-    auto started = reload::Reloader<callers::ClientsFile>::start(
-        {*config->clients_file}, std::chrono::seconds(config->keys_reload_seconds),
-        clients_file_loader(config->allow_shared_key_file),
-        reload_hooks<callers::ClientsFile>(
-            service_metrics, metrics::WatchedFile::kClients, "clients", [](const callers::ClientsFile& file) {
-              return "clients reloaded: " + std::to_string(file.clients().size()) + " clients";
-            }));
-    if (!started) {
-      log_line(stderr, "error: MACP_AUTH_CLIENTS_FILE: " + started.error());
-      return kExitFailure;
-    }
-    clients = std::move(*started);
-    service_metrics.file_loaded(metrics::WatchedFile::kClients, system_clock_seconds());
-    on_hangup.emplace_back([&clients] { clients->trigger(); });
+    clients = watch_files<callers::ClientsFile>(
+        {*config->clients_file}, *config, clients_file_loader(config->allow_shared_key_file), service_metrics,
+        metrics::WatchedFile::kClients, "clients",
+        [](const callers::ClientsFile& file) {
+          return "clients reloaded: " + std::to_string(file.clients().size()) + " clients";
+        },
+        on_hangup, "MACP_AUTH_CLIENTS_FILE");
+    if (!clients) return kExitFailure;
   }
 
   // ---- TLS (SPEC §10): certificate, key and client CA reloaded as one; new connections take the current one. ----
   std::unique_ptr<reload::Reloader<tls::ServerContext>> tls_context;
   if (config->tls) {
     const tls::LoadRules rules{.allow_shared_key = config->allow_shared_key_file};
-    auto started = reload::Reloader<tls::ServerContext>::start(
-        tls::watched_paths(*config->tls), std::chrono::seconds(config->keys_reload_seconds),
+    tls_context = watch_files<tls::ServerContext>(
+        tls::watched_paths(*config->tls), *config,
         [files = *config->tls, rules](const std::vector<std::string>& /*paths*/) {
           return tls::load_server_context(files, rules);
         },
-        reload_hooks<tls::ServerContext>(
-            service_metrics, metrics::WatchedFile::kTls, "tls",
-            [](const tls::ServerContext& loaded) { return "tls reloaded: certificate " + loaded.description(); }));
-    if (!started) {
-      log_line(stderr, "error: TLS: " + started.error());
-      return kExitFailure;
-    }
-    tls_context = std::move(*started);
-    service_metrics.file_loaded(metrics::WatchedFile::kTls, system_clock_seconds());
-    on_hangup.emplace_back([&tls_context] { tls_context->trigger(); });
+        service_metrics, metrics::WatchedFile::kTls, "tls",
+        [](const tls::ServerContext& loaded) { return "tls reloaded: certificate " + loaded.description(); }, on_hangup,
+        "TLS");
+    if (!tls_context) return kExitFailure;
   }
 
   // ---- Audit log (SPEC §8): off unless MACP_AUTH_AUDIT_LOG; a file is reopened on SIGHUP. ----

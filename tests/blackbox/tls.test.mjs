@@ -125,11 +125,17 @@ test('the connection cap holds under TLS: the connection over it is answered 503
   }, { tls: probe });
 });
 
-test('reload: a new certificate on SIGHUP reaches new connections with no failed request; a bad pair keeps the old one', async () => {
-  const live = { cert: path.join(dir, 'live.crt'), key: path.join(dir, 'live.key') };
+// The server's certificate and key copied to `<name>.crt` and `<name>.key` (0600), for a test to replace.
+function copyOfServerPair(name) {
+  const live = { cert: path.join(dir, `${name}.crt`), key: path.join(dir, `${name}.key`) };
   fs.copyFileSync(server.cert, live.cert);
   fs.copyFileSync(server.key, live.key);
   fs.chmodSync(live.key, 0o600);
+  return live;
+}
+
+test('reload: a new certificate on SIGHUP reaches new connections with no failed request; a bad pair keeps the old one', async () => {
+  const live = copyOfServerPair('live');
   const next = otherCa.issue('server-next', { cn: 'localhost-next', san: 'DNS:localhost,IP:127.0.0.1', rsa: true });
   const bothCas = Buffer.concat([fs.readFileSync(ca.cert), fs.readFileSync(otherCa.cert)]);
   const bundle = path.join(dir, 'both-cas.pem');
@@ -199,10 +205,7 @@ test('reload: a new certificate on SIGHUP reaches new connections with no failed
 });
 
 test('reload: a changed certificate is seen without SIGHUP, every MACP_AUTH_KEYS_RELOAD_SECONDS', async () => {
-  const live = { cert: path.join(dir, 'watched.crt'), key: path.join(dir, 'watched.key') };
-  fs.copyFileSync(server.cert, live.cert);
-  fs.copyFileSync(server.key, live.key);
-  fs.chmodSync(live.key, 0o600);
+  const live = copyOfServerPair('watched');
   const next = ca.issue('server-watched', { cn: 'localhost-watched', san: 'DNS:localhost,IP:127.0.0.1', rsa: true });
   const env = { MACP_AUTH_TLS_CERT_FILE: live.cert, MACP_AUTH_TLS_KEY_FILE: live.key, MACP_AUTH_KEYS_RELOAD_SECONDS: '1' };
   await withService(env, async (svc) => {
