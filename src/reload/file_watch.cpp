@@ -3,7 +3,6 @@
 #include <fcntl.h>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
-#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -15,8 +14,6 @@
 
 namespace macp::reload {
 namespace {
-
-constexpr int kReloadNice = 10;
 
 class Fd {
  public:
@@ -115,11 +112,6 @@ void FileWatch::stop() {
 }
 
 void FileWatch::run() {
-  // Checking a new file is background work (a 16384-bit RSA key takes a second or more): this thread runs at
-  // nice 10, about a tenth of an I/O thread's share of a busy CPU, so the I/O threads keep most of it while
-  // it checks, yet a small file still reloads within tens of milliseconds under full load (nice 19, or
-  // SCHED_IDLE, could hold a reload back for seconds). Best effort: a refusal changes nothing else.
-  setpriority(PRIO_PROCESS, static_cast<id_t>(gettid()), kReloadNice);
   std::unique_lock lock(mutex_);
   while (true) {
     wake_.wait_for(lock, interval_, [this] { return stopping_ || triggered_; });

@@ -426,8 +426,8 @@ test('a clients file rewritten under load: every request sees one whole file, ol
       }
     };
     const load = [minter(), minter(), minter()];
-    // Each version in turn, until it serves a request (the reload runs on its own low-priority thread: on a
-    // busy machine it takes a moment), eight times.
+    // Each version in turn, until it serves a request (the reload runs on its own thread: on a busy machine
+    // it takes a moment), eight times.
     for (let i = 1; i <= 8; i += 1) {
       const version = i % 2 === 1 ? 'b' : 'a';
       const before = seen[version];

@@ -13,6 +13,9 @@ import { decodeJwt, parseResponses, rawRequest, runUntilExit, startService, with
 import { ecPrivateJwk, publicJwkOf, rsaPrivateJwk } from './lib/keys.mjs';
 import { privateValuesOf } from './lib/secrets.mjs';
 
+// Sanitized builds run several times slower (scripts/test-sanitizers): time bounds widen by this factor.
+const SLOW = Number(process.env.MACP_TEST_SLOWDOWN || 1);
+
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 const nowSeconds = () => Math.floor(Date.now() / 1000);
 const RELOADED = /^\[auth-service\] keys reloaded: signer (\S+), published (\S+)$/;
@@ -271,7 +274,7 @@ describe('a malformed key file at reload: the old set keeps serving, one line', 
         for (const secret of secrets) svc.addSecret(secret);
         renameOver(file, text, shape.mode ?? 0o600);
         const failures = () => svc.stderrLines.filter((l) => RELOAD_FAILED.test(l));
-        await waitFor(() => failures().length > 0, { timeoutMs: 2500, what: 'the reload failure line' });
+        await waitFor(() => failures().length > 0, { timeoutMs: 2500 * SLOW, what: 'the reload failure line' });
         assert.equal(await jwksText(svc), before, 'the JWKS bytes are unchanged');
         assert.equal(await mintedKid(svc), 'good', 'mints still work with the old key');
         await sleep(1300); // another look at the unchanged bad file: no second line
@@ -291,7 +294,7 @@ describe('a malformed key file at reload: the old set keeps serving, one line', 
 
 async function expectReloadTo(svc, { signer, published }) {
   const line = `[auth-service] keys reloaded: signer ${signer}, published ${published.join(',')}`;
-  await waitFor(() => svc.stdoutLines.includes(line), { timeoutMs: 2500, what: JSON.stringify(line) });
+  await waitFor(() => svc.stdoutLines.includes(line), { timeoutMs: 2500 * SLOW, what: JSON.stringify(line) });
   assert.deepEqual(kidsOf(await svc.jwks()), published);
   assert.equal(await mintedKid(svc), signer);
 }
@@ -307,7 +310,7 @@ describe('a good key file change is served at runtime', { concurrency: true }, (
       const started = Date.now();
       fs.writeFileSync(file, keySetText([a, { ...b, macp_activates_at: nowSeconds() - 1 }]));
       await expectReloadTo(svc, { signer: 'b', published: ['b', 'a'] });
-      assert.ok(Date.now() - started < 2500, 'seen within about 2 s');
+      assert.ok(Date.now() - started < 2500 * SLOW, 'seen within about 2 s');
     } finally {
       await svc.stop();
     }
@@ -363,7 +366,7 @@ describe('a good key file change is served at runtime', { concurrency: true }, (
       const signalled = Date.now();
       svc.child.kill('SIGHUP');
       await expectReloadTo(svc, { signer: 'b', published: ['b'] });
-      assert.ok(Date.now() - signalled < 1000, 'at once after SIGHUP');
+      assert.ok(Date.now() - signalled < 1000 * SLOW, 'at once after SIGHUP');
       svc.child.kill('SIGHUP'); // a SIGHUP with nothing changed reloads again and does not end the process
       await waitFor(() => svc.stdoutLines.filter((l) => RELOADED.test(l)).length === 2, { what: 'a second reload' });
     } finally {

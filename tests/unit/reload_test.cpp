@@ -1,11 +1,9 @@
 #include <fcntl.h>
 #include <gtest/gtest.h>
-#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <atomic>
-#include <cerrno>
 #include <chrono>
 #include <condition_variable>
 #include <cstdlib>
@@ -199,18 +197,6 @@ TEST(Reloader, StartLoadsOnTheCallingThreadAndFailsWithTheLoadsReason) {
   ASSERT_FALSE(refused);
   EXPECT_EQ(refused.error(), "not a number");
   EXPECT_EQ(seen.failures.load(), 0);
-}
-
-// A reload checks keys off the I/O threads and below them: the watch thread runs at nice 10.
-TEST(FileWatch, ChecksFilesAtTheLowestPriority) {
-  std::atomic<int> nice{-100};
-  FileWatch watch({}, kNeverByItself, {}, [&nice] {
-    errno = 0;
-    nice = getpriority(PRIO_PROCESS, static_cast<id_t>(gettid()));
-  });
-  watch.trigger();
-  ASSERT_TRUE(eventually([&] { return nice.load() != -100; }));
-  EXPECT_EQ(nice.load(), 10);
 }
 
 TEST(Reloader, AChangeDuringTheFirstLoadIsSeen) {
