@@ -294,7 +294,6 @@ int serve(const Command& self, const ParsedArgs& args, const Io& io) {
       .metrics = &service_metrics,
       .serves_metrics = !config->metrics_addr,
       .limiter = &rate_limiter,
-      .limiter_decides_readiness = redis_limiter && config->on_redis_failure == limits::OnRedisFailure::kClosed,
       .draining = &draining,
       .publish = {config->issuer, config->jwks_max_age_seconds, config->public_url.value_or("")},
   });

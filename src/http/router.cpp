@@ -188,7 +188,7 @@ Response Router::readyz(const Request& req) const {
     return json_response(bhttp::status::service_unavailable, req.version(), req.keep_alive(),
                          R"({"ready":false,"reason":"shutting down"})");
   }
-  if (deps_.limiter_decides_readiness && deps_.limiter && !deps_.limiter->healthy()) {
+  if (deps_.limiter && !deps_.limiter->ready()) {
     return json_response(bhttp::status::service_unavailable, req.version(), req.keep_alive(),
                          R"({"ready":false,"reason":"rate limiter unavailable"})");
   }

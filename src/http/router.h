@@ -41,7 +41,6 @@ struct RouterDeps {
   const metrics::ServiceMetrics* metrics = nullptr;  // null: nothing counted (unit tests)
   bool serves_metrics = true;                        // GET /metrics here; false when MACP_AUTH_METRICS_ADDR moves it
   limits::RateLimiter* limiter = nullptr;            // clients with a "rate"; null: no limit (unit tests)
-  bool limiter_decides_readiness = false;            // Redis with on-failure "closed": /readyz 503 while it is down
   const std::atomic<bool>* draining = nullptr;       // set by shutdown before draining: /readyz turns 503 first
   PublishSettings publish = {};                      // the JWKS and discovery documents
 };

@@ -45,6 +45,7 @@ class InProcessRateLimiter final : public RateLimiter {
   void admit(std::string_view client_id, Rate rate, const boost::asio::any_io_executor& executor,
              Completion done) override;
   bool healthy() const override { return true; }
+  bool ready() const override { return true; }
 
   // The same decision, returned: for callers that need no completion (benchmarks, tests).
   Decision take(std::string_view client_id, Rate rate);

@@ -42,8 +42,11 @@ class RateLimiter {
   virtual void admit(std::string_view client_id, Rate rate, const boost::asio::any_io_executor& executor,
                      Completion done) = 0;
 
-  // False while shared buckets cannot be reached (for /readyz with on-failure "closed"); in process: always true.
+  // False while shared buckets cannot be reached; in process: always true.
   virtual bool healthy() const = 0;
+  // False while a limited client's mint would be answered kUnavailable: the shared buckets cannot be reached
+  // and the operator chose "closed". /readyz answers 503 then (SPEC §9).
+  virtual bool ready() const = 0;
 };
 
 }  // namespace macp::limits

@@ -457,7 +457,7 @@ class RedisRateLimiter::Connection {
 };
 
 RedisRateLimiter::RedisRateLimiter(RedisLimiterOptions options)
-    : connection_(std::make_unique<Connection>(std::move(options))) {}
+    : on_failure_(options.on_failure), connection_(std::make_unique<Connection>(std::move(options))) {}
 
 RedisRateLimiter::~RedisRateLimiter() = default;
 
@@ -467,5 +467,7 @@ void RedisRateLimiter::admit(std::string_view client_id, Rate rate, const boost:
 }
 
 bool RedisRateLimiter::healthy() const { return connection_->healthy(); }
+
+bool RedisRateLimiter::ready() const { return on_failure_ == OnRedisFailure::kOpen || healthy(); }
 
 }  // namespace macp::limits

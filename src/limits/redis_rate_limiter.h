@@ -61,9 +61,12 @@ class RedisRateLimiter final : public RateLimiter {
              Completion done) override;
   // Connected, and the last command (or health PING) was answered.
   bool healthy() const override;
+  // Healthy, or on-failure "open" (a failed call admits).
+  bool ready() const override;
 
  private:
   class Connection;
+  OnRedisFailure on_failure_;
   std::unique_ptr<Connection> connection_;
 };
 

@@ -122,6 +122,7 @@ class RedisLimiterTest : public ::testing::Test {
       std::this_thread::sleep_for(25ms);
     }
     EXPECT_FALSE(limiter.healthy());
+    EXPECT_EQ(limiter.ready(), during_outage != Kind::kUnavailable);  // "closed" turns /readyz 503, "open" not
     EXPECT_GE(errors_.load(), 20);
     EXPECT_EQ(log_lines_containing("rate limiter: redis unavailable"), 1U);  // once a minute, not once a call
 
@@ -129,6 +130,7 @@ class RedisLimiterTest : public ::testing::Test {
     EXPECT_EQ(why, "");
     const auto restarted = std::chrono::steady_clock::now();
     EXPECT_TRUE(eventually([&] { return limiter.healthy() && enforces(limiter); }));
+    EXPECT_TRUE(limiter.ready());
     const auto recovery =
         std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - restarted);
     EXPECT_LE(recovery, kRecovery);

@@ -150,6 +150,7 @@ class DeferringLimiter final : public limits::RateLimiter {
     pending.push_back(std::move(done));
   }
   bool healthy() const override { return up; }
+  bool ready() const override { return up; }  // as the Redis limiter in "closed" mode
 
   std::vector<std::string> asked;
   std::vector<limits::Completion> pending;
@@ -167,8 +168,7 @@ class RouterWithClientsTest : public RouterTest {
                                    .keys = store_,
                                    .clock = [] { return std::int64_t{1713800000}; },
                                    .clients = &clients_,
-                                   .limiter = &limiter_,
-                                   .limiter_decides_readiness = true}) {}
+                                   .limiter = &limiter_}) {}
 
   static callers::ClientsFile parse_clients() {
     const Json doc = {{"clients",
