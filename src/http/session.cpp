@@ -264,8 +264,7 @@ class BasicSession final : public Session {
     identify(&request);
     deadline_.store(kNoDeadline, std::memory_order_relaxed);
     set_state(State::kHandling);
-    answered_ = false;
-    const std::uint64_t number = ++requests_;
+    const std::uint64_t number = awaiting_ = ++requests_;
     // The exception barrier: whatever a handler throws, the client hears 500 and the process keeps serving.
     try {
       registry_->routes().dispatch(context_, request, [self = self(), number](Response response) {
@@ -281,7 +280,8 @@ class BasicSession final : public Session {
 
   // The answer to request `number`; any later one (a handler that threw after answering) is dropped.
   void respond(std::uint64_t number, Response&& response) {
-    if (number != requests_ || std::exchange(answered_, true)) return;
+    if (number != awaiting_) return;
+    awaiting_ = 0;
     // Nothing of the request outlives its answer: its body may be 100 KiB.
     reader_.release();
     write(std::move(response));
@@ -363,8 +363,8 @@ class BasicSession final : public Session {
   RequestId request_id_;        // of the answer being written
   bool identified_ = false;     // request_id_ is the current request's
   RequestContext context_;      // of the request being answered, valid until its answer is written
-  std::uint64_t requests_ = 0;  // routed on this connection: tells a late answer from the current one
-  bool answered_ = false;       // the current request's answer came
+  std::uint64_t requests_ = 0;  // routed on this connection, numbering them from 1
+  std::uint64_t awaiting_ = 0;  // the number of the request whose answer is due; 0: none
   std::string out_;             // the answer being written; its capacity is kept for the next one, up to a limit
   bool keep_alive_ = true;      // the connection goes on after the answer being written
   std::size_t drained_ = 0;     // while lingering
