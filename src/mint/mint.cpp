@@ -125,13 +125,12 @@ Result<MintRequest, ApiError> parse_mint_request(std::string_view body, const Tt
   if (!doc.is_object()) return Failure{ApiError::kSenderRequired};
 
   Json* sender = find_member(doc, "sender");
-  if (sender == nullptr || !sender->is_string() || is_blank(sender->get_ref<const std::string&>())) {
-    return Failure{ApiError::kSenderRequired};
-  }
+  if (sender == nullptr || !sender->is_string()) return Failure{ApiError::kSenderRequired};
   const auto refuse = [&](ApiError error) {
     if (refused_sender != nullptr) *refused_sender = sender->get_ref<const std::string&>();
     return Failure{error};
   };
+  if (is_blank(sender->get_ref<const std::string&>())) return refuse(ApiError::kSenderRequired);
   Json* scopes = find_member(doc, "scopes");
   if (scopes != nullptr) {
     if (!scopes->is_object()) return refuse(ApiError::kScopesNotObject);

@@ -32,8 +32,8 @@ struct TtlPolicy {
   std::int64_t max_seconds;
 };
 
-// Validates a request body; errors in the order sender, scopes, ttl_seconds. A request refused after its
-// sender was read leaves that sender in `refused_sender` when given (the audit line of a 400 names it).
+// Validates a request body; errors in the order sender, scopes, ttl_seconds. A request refused once a string
+// sender was read (a blank one included) leaves it in `refused_sender` when given (the audit line of a 400).
 Result<MintRequest, ApiError> parse_mint_request(std::string_view body, const TtlPolicy& ttl,
                                                  std::optional<std::string>* refused_sender = nullptr);
 

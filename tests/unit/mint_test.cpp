@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -86,12 +87,14 @@ TEST_F(MintTest, MintsTheSeedRequest) {
     "sender": "agent://risk",
     "scopes": {"can_start_sessions": true, "is_observer": false, "allowed_modes": ["macp.mode.decision.v1"],
                "max_open_sessions": 1, "can_manage_mode_registry": false},
-    "ttl_seconds": 600})", rsa_keys_.get());
+    "ttl_seconds": 600})",
+                       rsa_keys_.get());
   EXPECT_EQ(d.header, R"({"alg":"RS256","kid":"rsa-test"})");
-  EXPECT_EQ(d.payload,
-            R"({"macp_scopes":{"can_start_sessions":true,"is_observer":false,"allowed_modes":["macp.mode.decision.v1"],)"
-            R"("max_open_sessions":1,"can_manage_mode_registry":false},"iat":1713800000,"exp":1713800600,)"
-            R"("iss":"macp-auth-service","aud":"macp-runtime","sub":"agent://risk"})");
+  EXPECT_EQ(
+      d.payload,
+      R"({"macp_scopes":{"can_start_sessions":true,"is_observer":false,"allowed_modes":["macp.mode.decision.v1"],)"
+      R"("max_open_sessions":1,"can_manage_mode_registry":false},"iat":1713800000,"exp":1713800600,)"
+      R"("iss":"macp-auth-service","aud":"macp-runtime","sub":"agent://risk"})");
   EXPECT_EQ(d.response["sender"], "agent://risk");
   EXPECT_EQ(d.response["expires_in_seconds"], 600);
   std::vector<std::string> names;
@@ -141,27 +144,28 @@ TEST_F(MintTest, TtlRules) {
 }
 
 TEST_F(MintTest, TtlMustBeAPositiveFiniteNumber) {
-  for (const char* ttl : {"0", "-0", "0.0", "-1", "-0.5", "1e400", "-1e400", "\"300\"", "true", "false", "[]",
-                          "{}", "[300]", "-9223372036854775808"}) {
+  for (const char* ttl : {"0", "-0", "0.0", "-1", "-0.5", "1e400", "-1e400", "\"300\"", "true", "false", "[]", "{}",
+                          "[300]", "-9223372036854775808"}) {
     EXPECT_EQ(error(std::string(R"({"sender":"a","ttl_seconds":)") + ttl + "}"), ApiError::kTtlNotPositive) << ttl;
   }
 }
 
 TEST_F(MintTest, SenderIsRequired) {
-  for (const char* body : {"", "   ", "\r\n", "{}", "[]", "null", "\"agent\"", "42", "true", R"({"sender":""})",
-                           R"({"sender":"   "})", R"({"sender":"\t\n"})", R"({"sender":"\u00a0\u2028\ufeff\u3000"})",
-                           R"({"sender":null})", R"({"sender":42})", R"({"sender":["a"]})", R"({"sender":{}})",
-                           R"({"Sender":"a"})"}) {
+  for (const char* body :
+       {"", "   ", "\r\n", "{}", "[]", "null", "\"agent\"", "42", "true", R"({"sender":""})", R"({"sender":"   "})",
+        R"({"sender":"\t\n"})", R"({"sender":"\u00a0\u2028\ufeff\u3000"})", R"({"sender":null})", R"({"sender":42})",
+        R"({"sender":["a"]})", R"({"sender":{}})", R"({"Sender":"a"})"}) {
     EXPECT_EQ(error(body), ApiError::kSenderRequired) << body;
   }
 }
 
 TEST_F(MintTest, InvalidJson) {
-  for (const std::string& body : {std::string("{"), std::string("{\"sender\":\"a\",}"), std::string("{sender:1}"),
-                                 std::string("{\"sender\":\"a\"} x"), std::string("{\"sender\":\"a\",\"sender\":\"b\"}"),
-                                 std::string("{\"sender\":\"\xff\"}"), std::string("{\"sender\":\"\\ud800\"}"),
-                                 std::string(100000, '[') + std::string(100000, ']'),
-                                 std::string("{\"sender\":\"a\",\"scopes\":{\"x\":1,\"x\":2}}")}) {
+  for (const std::string& body :
+       {std::string("{"), std::string("{\"sender\":\"a\",}"), std::string("{sender:1}"),
+        std::string("{\"sender\":\"a\"} x"), std::string("{\"sender\":\"a\",\"sender\":\"b\"}"),
+        std::string("{\"sender\":\"\xff\"}"), std::string("{\"sender\":\"\\ud800\"}"),
+        std::string(100000, '[') + std::string(100000, ']'),
+        std::string("{\"sender\":\"a\",\"scopes\":{\"x\":1,\"x\":2}}")}) {
     EXPECT_EQ(error(body), ApiError::kInvalidJson) << body.substr(0, 40);
   }
 }
@@ -237,7 +241,9 @@ TEST_F(MintTest, SenderRoundTripsByteForByte) {
   EXPECT_NE(d.payload.find("\xe2\x80\xa8"), std::string::npos);
   EXPECT_NE(d.payload.find("\\u0000"), std::string::npos);
   const Decoded escaped = ok(R"({"sender":"\ud83e\udd80\u0041"})");
-  EXPECT_EQ(escaped.claims["sub"].get<std::string>(), "\xf0\x9f\xa6\x80" "A");
+  EXPECT_EQ(escaped.claims["sub"].get<std::string>(),
+            "\xf0\x9f\xa6\x80"
+            "A");
 }
 
 TEST_F(MintTest, EveryMintIsFresh) {
@@ -249,6 +255,24 @@ TEST_F(MintTest, EveryMintIsFresh) {
   const Json claims = claims_of(later->body);
   EXPECT_EQ(claims["iat"], kNow + 7);
   EXPECT_EQ(claims["exp"], kNow + 7 + 300);
+}
+
+// The audit line of a 400 names the sender when the body got that far: one parse tells both.
+TEST_F(MintTest, ARefusedRequestGivesBackItsStringSender) {
+  const Minter minter(config_);
+  const auto refused_sender = [&](std::string_view body) {
+    std::optional<std::string> sender;
+    EXPECT_FALSE(parse_mint_request(body, minter.ttl_policy(), &sender)) << body;
+    return sender;
+  };
+  EXPECT_EQ(refused_sender("{"), std::nullopt);
+  EXPECT_EQ(refused_sender(R"({"sender":7})"), std::nullopt);
+  EXPECT_EQ(refused_sender(R"({"sender":"  "})"), "  ");
+  EXPECT_EQ(refused_sender(R"({"sender":"agent://a","scopes":[]})"), "agent://a");
+  EXPECT_EQ(refused_sender(R"({"sender":"agent://b","ttl_seconds":0})"), "agent://b");
+  std::optional<std::string> untouched;
+  EXPECT_TRUE(parse_mint_request(R"({"sender":"agent://c"})", minter.ttl_policy(), &untouched));
+  EXPECT_EQ(untouched, std::nullopt);
 }
 
 TEST_F(MintTest, IssueReportsWhatItGranted) {
