@@ -141,14 +141,15 @@ Result<std::optional<TlsFiles>> parse_tls(const EnvLookup& env) {
   if (cert->has_value() != key->has_value()) {
     return fail("MACP_AUTH_TLS_CERT_FILE and MACP_AUTH_TLS_KEY_FILE go together; set both or neither");
   }
+  if (client_auth != nullptr && !client_ca->has_value()) {
+    return fail("MACP_AUTH_TLS_CLIENT_AUTH needs MACP_AUTH_TLS_CLIENT_CA_FILE");
+  }
   if (!cert->has_value()) {
     if (client_ca->has_value()) return fail("MACP_AUTH_TLS_CLIENT_CA_FILE needs MACP_AUTH_TLS_CERT_FILE and _KEY_FILE");
-    if (client_auth != nullptr) return fail("MACP_AUTH_TLS_CLIENT_AUTH needs MACP_AUTH_TLS_CLIENT_CA_FILE");
     return std::optional<TlsFiles>{};
   }
   TlsFiles files{.cert_file = **cert, .key_file = **key, .client_ca_file = *client_ca};
   if (client_auth != nullptr) {
-    if (!client_ca->has_value()) return fail("MACP_AUTH_TLS_CLIENT_AUTH needs MACP_AUTH_TLS_CLIENT_CA_FILE");
     const std::string_view mode(client_auth);
     if (mode == "optional") {
       files.client_auth = ClientAuth::kOptional;
@@ -202,14 +203,9 @@ Result<Config> load_config(const EnvLookup& env) {
     if (*v == '\0') return fail("MACP_AUTH_SIGNING_KEY_JSON is set but empty");
     config.signing_key_json = v;
   }
-  if (const char* v = env("MACP_AUTH_SIGNING_KEYS_FILE")) {
-    if (*v == '\0') return fail("MACP_AUTH_SIGNING_KEYS_FILE is set but empty");
-    // The path goes onto one-line log and error messages.
-    if (has_control_character(v)) {
-      return fail("MACP_AUTH_SIGNING_KEYS_FILE must be a path without control characters");
-    }
-    config.signing_keys_file = v;
-  }
+  auto keys_file = path_variable(env, "MACP_AUTH_SIGNING_KEYS_FILE");
+  if (!keys_file) return fail(keys_file.error());
+  config.signing_keys_file = std::move(*keys_file);
   if (config.signing_keys_file && config.signing_key_json) {
     return fail("MACP_AUTH_SIGNING_KEYS_FILE and MACP_AUTH_SIGNING_KEY_JSON are both set; set only one of them");
   }
@@ -226,11 +222,9 @@ Result<Config> load_config(const EnvLookup& env) {
                           "http://host[:port] or https://host[:port], without a path, query or user name"));
     }
   }
-  if (const char* v = env("MACP_AUTH_CLIENTS_FILE")) {
-    if (*v == '\0') return fail("MACP_AUTH_CLIENTS_FILE is set but empty");
-    if (has_control_character(v)) return fail("MACP_AUTH_CLIENTS_FILE must be a path without control characters");
-    config.clients_file = v;
-  }
+  auto clients_file = path_variable(env, "MACP_AUTH_CLIENTS_FILE");
+  if (!clients_file) return fail(clients_file.error());
+  config.clients_file = std::move(*clients_file);
   if (const char* v = env("MACP_AUTH_AUDIT_LOG")) {  // the audit room's own parser, one line naming the variable
     auto destination = audit::parse_audit_destination(v);
     if (!destination) return fail(destination.error());
