@@ -148,7 +148,7 @@ Result<HttpGetResponse> exchange(asio::io_context& io, Stream& stream, const Htt
                          });
   io.run_for(limits.timeout);
 
-  const std::string where = (url.tls ? "https://" : "http://") + authority(url) + url.target;
+  const std::string where = std::string(url.tls ? kTlsScheme : kScheme) + authority(url) + url.target;
   const auto timeout_text = std::to_string(limits.timeout.count()) + " ms";
   if (!outcome) return fail(where + ": no response within " + timeout_text);
   if (*outcome == beast::error::timeout) return fail(where + ": no response within " + timeout_text);

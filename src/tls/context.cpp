@@ -51,8 +51,11 @@ Result<std::vector<X509Ptr>> read_certificates(std::string_view pem, const std::
   return certificates;
 }
 
-Result<std::string> read_public_file(const std::string& path) {
-  return files::read_secret_file(path, {kMaxPemFileBytes, true, ""});
+// Every certificate of the PEM file at `path`: public, so read with a size bound and no permission rule.
+Result<std::vector<X509Ptr>> read_certificate_file(const std::string& path) {
+  auto text = files::read_secret_file(path, {kMaxPemFileBytes, true, ""});
+  if (!text) return fail(text.error());
+  return read_certificates(*text, path);
 }
 
 std::string subject_of(X509* cert) {
@@ -113,9 +116,7 @@ Result<bool> apply_policy(SSL_CTX* ctx) {
 }
 
 Result<bool> use_certificate_and_key(SSL_CTX* ctx, const config::TlsFiles& files, LoadRules rules) {
-  auto cert_text = read_public_file(files.cert_file);
-  if (!cert_text) return fail(cert_text.error());
-  auto chain = read_certificates(*cert_text, files.cert_file);
+  auto chain = read_certificate_file(files.cert_file);
   if (!chain) return fail(chain.error());
   X509* leaf = chain->front().get();
   if (X509_cmp_current_time(X509_get0_notAfter(leaf)) <= 0) {
@@ -149,9 +150,7 @@ Result<bool> use_certificate_and_key(SSL_CTX* ctx, const config::TlsFiles& files
 
 Result<bool> use_client_ca(SSL_CTX* ctx, const config::TlsFiles& files) {
   if (!files.client_ca_file) return true;
-  auto text = read_public_file(*files.client_ca_file);
-  if (!text) return fail(text.error());
-  auto cas = read_certificates(*text, *files.client_ca_file);
+  auto cas = read_certificate_file(*files.client_ca_file);
   if (!cas) return fail(cas.error());
   X509_STORE* store = SSL_CTX_get_cert_store(ctx);
   for (const auto& ca : *cas) {
@@ -216,9 +215,7 @@ Result<std::shared_ptr<ssl::context>> client_context(const std::optional<std::st
   }
   boost::system::error_code ec;
   if (ca_file) {
-    auto text = read_public_file(*ca_file);
-    if (!text) return fail(text.error());
-    auto cas = read_certificates(*text, *ca_file);
+    auto cas = read_certificate_file(*ca_file);
     if (!cas) return fail(cas.error());
     for (const auto& ca : *cas) {
       if (X509_STORE_add_cert(SSL_CTX_get_cert_store(ctx), ca.get()) != 1) {
