@@ -5,6 +5,7 @@
 #include <memory>
 
 #include "jose/digest.h"
+#include "json/strict_json.h"
 
 namespace macp::audit {
 namespace {
@@ -40,14 +41,6 @@ void append_optional_text(std::string& out, const std::optional<std::string>& te
     append_text(out, *text);
   } else {
     out += "null";
-  }
-}
-
-void append_scopes(std::string& out, const json::Json& scopes) {
-  try {
-    json::append_dump(out, scopes);  // appends nothing when it throws
-  } catch (const json::Json::exception&) {
-    out += scopes.dump(-1, ' ', false, json::Json::error_handler_t::replace);
   }
 }
 
@@ -107,7 +100,7 @@ void append_audit_line(std::string& out, const AuditRecord& record) {
     out += R"(,"exp":)";
     append_integer(out, grant->exp);
     out += R"(,"scopes":)";
-    append_scopes(out, grant->scopes);
+    out += grant->scopes_json;
     out += R"(,"token_sha256":")";
     out += grant->token_sha256.hex();
     out += '"';

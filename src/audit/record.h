@@ -9,8 +9,6 @@
 #include <string>
 #include <string_view>
 
-#include "json/strict_json.h"
-
 namespace macp::audit {
 
 // The lowercase hex SHA-256 of a token: how a token seen elsewhere is traced to its mint. Only
@@ -35,7 +33,7 @@ struct Grant {
   std::string alg;
   std::int64_t iat = 0;
   std::int64_t exp = 0;
-  json::Json scopes;  // as granted (after the policy); move it in, the response no longer needs it
+  std::string scopes_json;  // as granted (after the policy) and signed: the token's macp_scopes, serialized
   TokenSha256 token_sha256;
 };
 

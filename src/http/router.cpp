@@ -1,9 +1,11 @@
 #include "http/router.h"
 
 #include <algorithm>
+#include <array>
 #include <boost/beast/core/string.hpp>
 #include <boost/beast/http/field.hpp>
 #include <boost/beast/http/verb.hpp>
+#include <charconv>
 #include <chrono>
 #include <iterator>
 #include <optional>
@@ -87,9 +89,30 @@ callers::IpAddress ip_address_of(const boost::asio::ip::address& address) {
   return callers::IpAddress::v6(address.to_v6().to_bytes());
 }
 
-// addr:port, IPv6 as [addr]:port (SPEC §8's audit `peer`).
+template <class Integer>
+void append_decimal(std::string& out, Integer value) {
+  std::array<char, 8> digits{};
+  const auto [end, ec] = std::to_chars(digits.data(), digits.data() + digits.size(), value);
+  out.append(digits.data(), end);
+}
+
+// addr:port, IPv6 as [addr]:port (SPEC §8's audit `peer`). Once per audited mint: IPv4 is written here,
+// where Asio's to_string would go through inet_ntop and its sprintf.
 std::string peer_text(const boost::asio::ip::tcp::endpoint& peer) {
-  return url_host(peer.address().to_string()) + ":" + std::to_string(peer.port());
+  const auto address = peer.address();
+  std::string text;
+  if (address.is_v4()) {
+    text.reserve(sizeof "255.255.255.255:65535");
+    for (const unsigned char octet : address.to_v4().to_bytes()) {
+      if (!text.empty()) text += '.';
+      append_decimal(text, octet);
+    }
+  } else {
+    text = url_host(address.to_string());
+  }
+  text += ':';
+  append_decimal(text, peer.port());
+  return text;
 }
 
 }  // namespace
@@ -348,7 +371,7 @@ Response Router::mint(const Request& req, Attempt& attempt) const {
                                  std::string(alg),
                                  minted->iat,
                                  minted->exp,
-                                 std::move(minted->granted.scopes),
+                                 std::string(minted->scopes_json()),
                                  audit::token_sha256(minted->token())};
   }
   return json_response(bhttp::status::ok, req.version(), req.keep_alive(), std::move(minted->body));

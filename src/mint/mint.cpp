@@ -110,6 +110,7 @@ std::size_t compact_length(const keys::SigningKey& key, std::size_t payload_byte
 }
 
 // The 200 body is {"token":"<token>","sender":<sender>,"expires_in_seconds":<ttl>}.
+constexpr std::string_view kScopesMember = "{\"macp_scopes\":";
 constexpr std::string_view kTokenMember = "{\"token\":\"";
 constexpr std::string_view kSenderMember = "\",\"sender\":";
 constexpr std::string_view kExpiresMember = ",\"expires_in_seconds\":";
@@ -162,9 +163,10 @@ Minter::Minter(const config::Config& config) : ttl_{config.default_ttl_seconds, 
   json::append_string_literal(iss_aud_, config.audience);
 }
 
-std::string Minter::encode_claims(const MintRequest& request, std::int64_t now) const {
-  std::string payload = "{\"macp_scopes\":";
+std::string Minter::encode_claims(const MintRequest& request, std::int64_t now, std::size_t* scopes_end) const {
+  std::string payload(kScopesMember);
   json::append_dump(payload, request.scopes);
+  if (scopes_end != nullptr) *scopes_end = payload.size();
   payload += ",\"iat\":";
   append_integer(payload, now);
   payload += ",\"exp\":";
@@ -178,7 +180,8 @@ std::string Minter::encode_claims(const MintRequest& request, std::int64_t now) 
 
 Result<Minted, ApiError> Minter::issue(const keys::KeySet& keys, std::int64_t now, MintRequest&& request) const {
   const keys::SigningKey& key = keys.signer(now);
-  const std::string claims = encode_claims(request, now);
+  std::size_t scopes_end = 0;
+  std::string claims = encode_claims(request, now, &scopes_end);
 
   // The token is signed where it stands in the response: one buffer, sized once (an escaped sender may grow it).
   constexpr std::size_t kMaxIntegerDigits = 20;
@@ -193,7 +196,7 @@ Result<Minted, ApiError> Minter::issue(const keys::KeySet& keys, std::int64_t no
   append_integer(body, request.ttl_seconds);
   body += '}';
   const std::int64_t exp = now + request.ttl_seconds;
-  return Minted{std::move(request), now, exp, key.kid, key.alg(), std::move(body)};
+  return Minted{std::move(request), now, exp, key.kid, key.alg(), std::move(body), std::move(claims), scopes_end};
 }
 
 Result<Minted, ApiError> Minter::mint(const keys::KeySet& keys, std::int64_t now, std::string_view body) const {
@@ -207,6 +210,10 @@ std::string_view Minted::token() const {
   const std::string_view text(body);
   const std::size_t end = text.find('"', kTokenMember.size());
   return text.substr(kTokenMember.size(), end - kTokenMember.size());
+}
+
+std::string_view Minted::scopes_json() const {
+  return std::string_view(claims).substr(kScopesMember.size(), scopes_end - kScopesMember.size());
 }
 
 }  // namespace macp::mint

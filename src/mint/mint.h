@@ -44,10 +44,14 @@ struct Minted {
   std::int64_t exp;  // iat + granted.ttl_seconds
   std::string kid;
   jose::Alg alg;
-  std::string body;  // the 200 body {"token","sender","expires_in_seconds"}, the token signed in place
+  std::string body;    // the 200 body {"token","sender","expires_in_seconds"}, the token signed in place
+  std::string claims;  // the JWT payload as signed
+  std::size_t scopes_end = 0;  // where macp_scopes' value ends in `claims`
 
   // The compact JWS inside `body` (for its digest in the audit line); valid while `body` is unchanged.
   std::string_view token() const;
+  // macp_scopes as the token carries it, serialized (for the audit line, without serializing it again).
+  std::string_view scopes_json() const;
 };
 
 class Minter {
@@ -56,8 +60,8 @@ class Minter {
 
   const TtlPolicy& ttl_policy() const { return ttl_; }
 
-  // The JWT payload, claims in the contract's order.
-  std::string encode_claims(const MintRequest& request, std::int64_t now) const;
+  // The JWT payload, claims in the contract's order; `scopes_end`, when given, gets where macp_scopes ends.
+  std::string encode_claims(const MintRequest& request, std::int64_t now, std::size_t* scopes_end = nullptr) const;
 
   // Signs `request` with the set's signer; the only error is kInternal (signing failed).
   Result<Minted, ApiError> issue(const keys::KeySet& keys, std::int64_t now, MintRequest&& request) const;

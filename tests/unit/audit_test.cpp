@@ -18,6 +18,7 @@
 #include "audit/audit_log.h"
 #include "audit/destination.h"
 #include "audit/record.h"
+#include "json/strict_json.h"
 #include "log.h"
 
 namespace macp::audit {
@@ -154,7 +155,7 @@ TEST(AuditLine, SuccessHasEveryFieldInTheSpecOrder) {
   record.peer = "10.0.0.7:51234";
   record.sender = "agent://risk";
   record.status = 200;
-  record.grant = Grant{"k1", "ES256", 1713800000, 1713800300, scopes, token_sha256(kToken)};
+  record.grant = Grant{"k1", "ES256", 1713800000, 1713800300, json::dump(scopes), token_sha256(kToken)};
   EXPECT_EQ(audit_line(record),
             R"({"ts":"2024-04-22T15:33:20.042Z","request_id":"req-7","client":"control-plane",)"
             R"("peer":"10.0.0.7:51234","sender":"agent://risk","status":200,"error":null,"kid":"k1",)"
@@ -193,7 +194,7 @@ TEST(AuditLine, ControlCharactersQuotesAndNonAsciiRoundTripThroughTheSerializer)
   record.sender = sender;
   record.status = 200;
   record.error.reset();
-  record.grant = Grant{"k", "RS256", 1, 2, scopes, token_sha256("t")};
+  record.grant = Grant{"k", "RS256", 1, 2, json::dump(scopes), token_sha256("t")};
   const std::string line = audit_line(record);
   ASSERT_EQ(line.back(), '\n');
   EXPECT_EQ(line.find('\n'), line.size() - 1) << "one record, one line";

@@ -299,6 +299,11 @@ TEST_F(MintTest, IssueReportsWhatItGranted) {
   const Json claims = claims_of(minted->body);
   EXPECT_EQ(claims["sub"], minted->granted.sender);
   EXPECT_EQ(claims["macp_scopes"], minted->granted.scopes);
+  // The serialized scopes handed to the audit line are the signed payload's bytes.
+  EXPECT_EQ(minted->scopes_json(), R"({"is_observer":true,"x":[1,"y"]})");
+  const std::string_view token = minted->token();
+  const std::size_t dot1 = token.find('.');
+  EXPECT_EQ(jose::base64url_decode(token.substr(dot1 + 1, token.rfind('.') - dot1 - 1)), minted->claims);
   EXPECT_EQ(claims["iat"], minted->iat);
   EXPECT_EQ(claims["exp"], minted->exp);
   EXPECT_EQ(response["expires_in_seconds"], minted->granted.ttl_seconds);
