@@ -62,7 +62,7 @@ WriteOutcome write_lines(int fd, const std::vector<std::string>& lines, bool& br
   }
   std::size_t next = 0;    // the first line not wholly written
   std::size_t offset = 0;  // bytes of lines[next] already written
-  std::array<iovec, kMaxSlice> slice{};
+  std::array<iovec, kMaxSlice> slice;  // NOLINT(cppcoreguidelines-pro-type-member-init): filled before each writev
   while (next < lines.size()) {
     std::size_t count = 0;
     for (std::size_t i = next; i < lines.size() && count < kMaxSlice; ++i, ++count) {

@@ -1,6 +1,5 @@
 #include "audit/record.h"
 
-#include <algorithm>
 #include <charconv>
 #include <memory>
 
@@ -47,9 +46,8 @@ void append_optional_text(std::string& out, const std::optional<std::string>& te
 }  // namespace
 
 TokenSha256 token_sha256(std::string_view token) {
-  const std::string hex = jose::to_hex(jose::sha256(token).value_or(jose::Sha256Digest{}));
   TokenSha256 result;
-  std::copy(hex.begin(), hex.end(), result.hex_.begin());
+  result.hex_ = jose::hex_digits(jose::sha256(token).value_or(jose::Sha256Digest{}));
   return result;
 }
 

@@ -32,15 +32,19 @@ std::string_view as_bytes(const Sha256Digest& digest) {
   return {reinterpret_cast<const char*>(digest.data()), digest.size()};
 }
 
-std::string to_hex(const Sha256Digest& digest) {
+Sha256Hex hex_digits(const Sha256Digest& digest) {
   constexpr std::string_view kDigits = "0123456789abcdef";
-  std::string hex;
-  hex.reserve(digest.size() * 2);
-  for (const unsigned char byte : digest) {
-    hex += kDigits[byte >> 4];
-    hex += kDigits[byte & 0x0F];
+  Sha256Hex hex{};
+  for (std::size_t i = 0; i < digest.size(); ++i) {
+    hex[2 * i] = kDigits[digest[i] >> 4];
+    hex[2 * i + 1] = kDigits[digest[i] & 0x0F];
   }
   return hex;
+}
+
+std::string to_hex(const Sha256Digest& digest) {
+  const Sha256Hex hex = hex_digits(digest);
+  return {hex.data(), hex.size()};
 }
 
 }  // namespace macp::jose

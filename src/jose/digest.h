@@ -15,6 +15,9 @@ using Sha256Digest = std::array<unsigned char, 32>;
 std::optional<Sha256Digest> sha256(std::string_view bytes);
 
 std::string_view as_bytes(const Sha256Digest& digest);
-std::string to_hex(const Sha256Digest& digest);  // lowercase
+// Lowercase hex, as a string or in place (no allocation: once per audited mint).
+using Sha256Hex = std::array<char, 64>;
+Sha256Hex hex_digits(const Sha256Digest& digest);
+std::string to_hex(const Sha256Digest& digest);
 
 }  // namespace macp::jose
