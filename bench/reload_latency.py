@@ -9,8 +9,15 @@ mints at a steady, moderate rate (connections that pause DELAY_MS after each res
 saturation), in windows of `--window` seconds, interleaved per round:
 
   idle    nothing else runs;
-  reload  the file is rewritten (it alternates between two versions that differ in one activation time)
-          and SIGHUP sent, again as soon as each reload's log line arrives: reloads back to back;
+  reload  the file is rewritten and SIGHUP sent, again as soon as each reload's log line arrives: reloads
+          back to back. The file alternates between two versions, as a rotation changes it: they differ in
+          one activation time and in one fresh key (of --fresh-alg, a "next" key), each version holding a
+          fresh key the other lacks. The service keeps the keys of its last good load and takes a member
+          that is unchanged but for its macp_activates_at as checked then, so each reload checks exactly
+          one key, the fresh one (parsed into a key and probed); every other key is still read, digested
+          and made a signer, but not checked again. Only a load that finds every key new checks them all
+          (the start, and the one reload this script uses to find the reload thread): what `keys list`
+          costs on the file;
   burner  no reload, but a plain CPU-bound process spins beside the service for the whole window, the
           CPU a reload thread takes, without anything in the service: what CPU contention alone does;
   reload-idleprio  as reload, with the service's reload thread set to SCHED_IDLE for the window: it then
@@ -20,8 +27,8 @@ saturation), in windows of `--window` seconds, interleaved per round:
 For each window: p50, p99 and max latency from wrk. For the reload windows: how many reloads happened
 (the `keys reloaded` log lines, and macp_auth_reloads_total{file="keys"} from GET /metrics) and how long
 each took, from SIGHUP to its log line. Keys are generated once and cached under --cache (openssl
-genpkey for 16384 bits, which takes minutes; `macp-auth-service keygen` for the rest). Loopback only;
-a benchmark, never a test.
+genpkey for 16384 bits, which takes minutes; `macp-auth-service keygen` for the rest, the two fresh keys
+included). Loopback only; a benchmark, never a test.
 """
 
 import argparse
@@ -42,6 +49,7 @@ from pathlib import Path
 import load
 
 SIGNER_ACTIVATES_AT = 1_000_000_000  # 2001: the signer; the RSA keys activate before it and are retired
+FRESH_ACTIVATES_AT = 4_000_000_000  # 2096: the fresh keys are "next", published and never signing, as `keys rotate` adds
 
 
 def log(msg):
@@ -115,15 +123,46 @@ def key_file_members(args):
     return members + [signer]
 
 
-def write_key_file(path, members, variant):
-    """Atomically: the oldest key's activation is 1000 + variant, so the two variants differ in bytes only."""
-    members[0]["macp_activates_at"] = 1000 + variant
-    text = json.dumps({"keys": members})
-    tmp = f"{path}.tmp"
-    with open(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "w") as f:
-        f.write(text)
-    os.replace(tmp, path)
-    return len(text)
+def fresh_keys(args):
+    """The two keys the versions take turns at holding: one per version, so each reload has one new key."""
+    options = ["--alg", "ES256"] if args.fresh_alg == "ES256" else ["--alg", "RS256", "--bits", "2048"]
+    keys = []
+    for variant in (0, 1):
+        jwk = cached_keygen(args.binary, args.cache, f"fresh-{args.fresh_alg.lower()}-{variant}", options)
+        jwk["macp_activates_at"] = FRESH_ACTIVATES_AT
+        keys.append(jwk)
+    return keys
+
+
+class KeyFile:
+    """The key file and which of its two versions it holds: in version v the oldest key activates at 1000 + v
+    and the last key is fresh[v]. Each flip() writes the other version, across windows too, so that every
+    reload finds one key it has not checked."""
+
+    def __init__(self, path, members, fresh):
+        self.path, self.members, self.fresh = path, members, fresh
+        self.variant = 0
+        self.size = self.write()
+
+    def keys(self):
+        return self.members + [self.fresh[self.variant]]
+
+    def write(self, reordered=False):
+        """Atomically. `reordered`: every member's items in reverse order, a text the service has checked no key of."""
+        self.members[0]["macp_activates_at"] = 1000 + self.variant
+        keys = self.keys()
+        if reordered:
+            keys = [{name: m[name] for name in reversed(list(m))} for m in keys]
+        text = json.dumps({"keys": keys})
+        tmp = f"{self.path}.tmp"
+        with open(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "w") as f:
+            f.write(text)
+        os.replace(tmp, self.path)
+        return len(text)
+
+    def flip(self):
+        self.variant ^= 1
+        self.write()
 
 
 # ---------------------------------------------------------------- the service's log and metrics
@@ -157,10 +196,10 @@ def reloads_total(port):
 # ---------------------------------------------------------------- what runs beside a window
 
 class Reloads:
-    """Back-to-back reloads: rewrite the file (the other variant), SIGHUP, wait for the log line, again."""
+    """Back-to-back reloads: rewrite the file (the other version), SIGHUP, wait for the log line, again."""
 
-    def __init__(self, svc, reader, path, members):
-        self.svc, self.reader, self.path, self.members = svc, reader, path, members
+    def __init__(self, svc, reader, key_file):
+        self.svc, self.reader, self.key_file = svc, reader, key_file
         self.durations_ms = []
         self.stop_flag = threading.Event()
         self.error = None
@@ -175,11 +214,9 @@ class Reloads:
         self.thread.join(timeout=120)
 
     def _run(self):
-        variant = 0
         try:
             while not self.stop_flag.is_set():
-                variant ^= 1
-                write_key_file(self.path, self.members, variant)
+                self.key_file.flip()
                 sent = time.perf_counter()
                 os.kill(self.svc.pid, signal.SIGHUP)
                 arrived = self.reader.reloads.get(timeout=60)
@@ -188,8 +225,10 @@ class Reloads:
             self.error = e
 
 
-def reload_thread(svc, reader):
-    """The service's reload thread: the one whose CPU time grows over one reload while nothing else runs."""
+def reload_thread(svc, reader, key_file):
+    """The service's reload thread: the one whose CPU time grows over one reload while nothing else runs. That
+    reload reads the file reordered, so it checks every key (a reload of keys checked before would take too
+    little CPU to tell its thread by); a second one puts the file's own keys back among the checked ones."""
     def per_thread():
         out = {}
         for tid in os.listdir(f"/proc/{svc.pid}/task"):
@@ -199,9 +238,13 @@ def reload_thread(svc, reader):
                 pass
         return out
     before = per_thread()
+    key_file.write(reordered=True)
     os.kill(svc.pid, signal.SIGHUP)
     reader.reloads.get(timeout=60)
     after = per_thread()
+    key_file.write()
+    os.kill(svc.pid, signal.SIGHUP)
+    reader.reloads.get(timeout=60)
     return int(max(after, key=lambda t: after[t] - before.get(t, 0)))
 
 
@@ -265,6 +308,8 @@ def main():
     ap.add_argument("--big-keys", type=int, default=1, help="retired RSA keys of --big-bits in the file")
     ap.add_argument("--big-bits", type=int, default=16384)
     ap.add_argument("--rsa4096-keys", type=int, default=60, help="retired RSA 4096 keys in the file")
+    ap.add_argument("--fresh-alg", choices=["ES256", "RS256"], default="ES256",
+                    help="the type of the one key each reload checks (RS256: 2048 bits)")
     ap.add_argument("--no-burner", action="store_true", help="only the idle and reload windows")
     ap.add_argument("--no-idle-priority", action="store_true",
                     help="leave out the reload windows with the reload thread at SCHED_IDLE")
@@ -274,19 +319,20 @@ def main():
     args.binary = str(Path(args.binary).resolve())
 
     members = key_file_members(args)
+    fresh = fresh_keys(args)
     variants = ["idle", "reload"] + ([] if args.no_burner else ["burner"]) + \
         ([] if args.no_idle_priority else ["reload-idleprio"])
     with tempfile.TemporaryDirectory(prefix="macp-reload-bench-") as directory:
         key_path = os.path.join(directory, "keys.json")
-        size = write_key_file(key_path, members, 0)
+        key_file = KeyFile(key_path, members, fresh)
         kinds = {}
-        for m in members:
+        for m in key_file.keys():
             kind = m.get("crv") or f"RSA {len(base64.urlsafe_b64decode(m['n'] + '==')) * 8}"
             kinds[kind] = kinds.get(kind, 0) + 1
         listed = subprocess.run([args.binary, "keys", "list", "--file", key_path, "--json"], check=True,
                                 capture_output=True, text=True, env={"PATH": os.environ.get("PATH", "")}).stdout
         states = [k["state"] for k in json.loads(listed)["keys"]]
-        log(f"key file: {size} bytes, {len(members)} keys ({kinds}); states: "
+        log(f"key file: {key_file.size} bytes, {len(key_file.keys())} keys ({kinds}); states: "
             f"{ {s: states.count(s) for s in set(states)} }")
 
         os.environ["DELAY_MS"] = str(args.delay_ms)
@@ -298,14 +344,14 @@ def main():
         reload_ms = {}
         try:
             load.check_endpoint(svc, "mint-es256")
-            tid = reload_thread(svc, reader)  # one reload, before the counts start
+            tid = reload_thread(svc, reader, key_file)  # two reloads, before the counts start
             start_counts = reloads_total(svc.port)
             for r in range(args.rounds):
                 for v in variants:
                     if v == "reload":
-                        beside = Reloads(svc, reader, key_path, members)
+                        beside = Reloads(svc, reader, key_file)
                     elif v == "reload-idleprio":
-                        reloads = Reloads(svc, reader, key_path, members)
+                        reloads = Reloads(svc, reader, key_file)
                         beside = IdlePriority(tid, reloads)
                     else:
                         beside = Burner() if v == "burner" else Nothing()

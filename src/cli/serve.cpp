@@ -59,12 +59,19 @@ void scrub_key_from_environment() {
   }
 }
 
-// The key file as the service serves it from now on: read and checked as the `keys` verbs read it.
-Result<std::shared_ptr<const keys::KeySet>> load_key_file(const std::string& path, const config::Config& config) {
-  const std::int64_t now = system_clock_seconds();
-  auto file_keys = read_key_file(path, config, now);
-  if (!file_keys) return fail(file_keys.error());
-  return keys::key_set_of(std::move(file_keys).value(), {config.max_ttl_seconds, config.clock_skew_seconds}, now);
+// The key file as the service serves it from now on: read and checked as the `keys` verbs read it, except
+// that a key unchanged since the last good load (its activation aside) is taken as checked then. The
+// Reloader calls a load serially (the first on the starting thread, then only on its one watch thread), so
+// the checked keys need no lock; they are replaced only by a load that succeeds.
+reload::Reloader<keys::KeySet>::Load key_file_loader(const config::Config& config) {
+  auto checked = std::make_shared<keys::CheckedKeys>();
+  return [&config, checked](const std::vector<std::string>& paths) -> Result<std::shared_ptr<const keys::KeySet>> {
+    const std::int64_t now = system_clock_seconds();
+    auto file_keys = read_key_file(paths.front(), config, now, checked.get());
+    if (!file_keys) return fail(file_keys.error());
+    return keys::key_set_of(std::move(file_keys).value(), {config.max_ttl_seconds, config.clock_skew_seconds}, now,
+                            checked.get());
+  };
 }
 
 // "signer K, published K,L": what a reload put in force, as of now.
@@ -198,12 +205,9 @@ int serve(const Command& self, const ParsedArgs& args, const Io& io) {
   std::string key_source;
   bool ephemeral = false;
   if (config->signing_keys_file) {
-    const config::Config& settings = *config;
     key_file = watch_files<keys::KeySet>(
-        {*config->signing_keys_file}, settings,
-        [&settings](const std::vector<std::string>& paths) { return load_key_file(paths.front(), settings); },
-        service_metrics, metrics::WatchedFile::kKeys, "key",
-        [](const keys::KeySet& set) { return "keys reloaded: " + describe_keys(set); }, on_hangup,
+        {*config->signing_keys_file}, *config, key_file_loader(*config), service_metrics, metrics::WatchedFile::kKeys,
+        "key", [](const keys::KeySet& set) { return "keys reloaded: " + describe_keys(set); }, on_hangup,
         "MACP_AUTH_SIGNING_KEYS_FILE");
     if (!key_file) return kExitFailure;
     key_source = "file";

@@ -34,7 +34,52 @@ std::string when(std::int64_t unix_seconds) {
   return rfc3339_utc(unix_seconds) + " (" + std::to_string(unix_seconds) + ")";
 }
 
+// The member without macp_activates_at, from its items in order: all that its key's checks read. Reserved
+// at the whole member's length so that it never grows, which would free a copy of key text unwiped.
+std::string checked_text(const json::Json& member) {
+  std::string whole = json::dump(member);
+  std::string text;
+  text.reserve(whole.size());
+  jose::cleanse(whole);
+  text += '{';
+  for (const auto& [name, value] : member.items()) {
+    if (name == kActivatesAtMember) continue;
+    if (text.size() > 1) text += ',';
+    json::append_string_literal(text, name);
+    text += ':';
+    json::append_dump(text, value);
+  }
+  text += '}';
+  return text;
+}
+
+// The key of a member's checked text: from `checked` when it was checked before, else parsed and checked now.
+Result<CheckedKeys::Key> checked_key(std::string_view text, const std::optional<jose::Sha256Digest>& checked_as,
+                                     const CheckedKeys* checked) {
+  if (checked != nullptr && checked_as) {
+    if (auto hit = checked->find(*checked_as)) return std::move(*hit);
+  }
+  auto parsed = jose::parse_private_jwk(text);
+  if (!parsed) return fail(parsed.error());
+  return CheckedKeys::Key{std::move(parsed->key), parsed->alg};
+}
+
 }  // namespace
+
+CheckedKeys CheckedKeys::of(std::span<const FileKey> keys) {
+  CheckedKeys out;
+  for (const FileKey& file_key : keys) {
+    if (!file_key.checked_as || !file_key.key || EVP_PKEY_up_ref(file_key.key.get()) != 1) continue;
+    out.keys_.try_emplace(*file_key.checked_as, Key{jose::EvpPkeyPtr(file_key.key.get()), file_key.alg});
+  }
+  return out;
+}
+
+std::optional<CheckedKeys::Key> CheckedKeys::find(const jose::Sha256Digest& checked_as) const {
+  const auto it = keys_.find(checked_as);
+  if (it == keys_.end() || EVP_PKEY_up_ref(it->second.key.get()) != 1) return std::nullopt;
+  return Key{jose::EvpPkeyPtr(it->second.key.get()), it->second.alg};
+}
 
 SecretJson& SecretJson::operator=(SecretJson&& other) noexcept {
   if (this != &other) {
@@ -64,7 +109,8 @@ std::string member_name(std::size_t index, std::string_view kid) {
   return name;
 }
 
-Result<FileKey> parse_file_key(json::Json member, std::size_t index, std::optional<jose::Alg> alg) {
+Result<FileKey> parse_file_key(json::Json member, std::size_t index, std::optional<jose::Alg> alg,
+                               const CheckedKeys* checked) {
   SecretJson jwk(std::move(member));
   const json::Json& doc = jwk.value();
   if (!doc.is_object()) return fail(member_name(index, "") + ": not a JSON object (a private JWK)");
@@ -90,15 +136,16 @@ Result<FileKey> parse_file_key(json::Json member, std::size_t index, std::option
     activates_at = it->get<std::int64_t>();
   }
 
-  std::string text = json::dump(doc);
-  auto parsed = jose::parse_private_jwk(text);
+  std::string text = checked_text(doc);
+  const std::optional<jose::Sha256Digest> checked_as = jose::sha256(text);
+  auto key = checked_key(text, checked_as, checked);
   jose::cleanse(text);
-  if (!parsed) return fail(name + ": " + parsed.error());
-  if (alg && *alg != parsed->alg) {
-    return fail(name + ": the key is for " + std::string(jose::alg_name(parsed->alg)) +
-                " but the algorithm is set to " + std::string(jose::alg_name(*alg)));
+  if (!key) return fail(name + ": " + key.error());
+  if (alg && *alg != key->alg) {
+    return fail(name + ": the key is for " + std::string(jose::alg_name(key->alg)) + " but the algorithm is set to " +
+                std::string(jose::alg_name(*alg)));
   }
-  return FileKey{std::move(kid), parsed->alg, activates_at, std::move(parsed->key), std::move(jwk)};
+  return FileKey{std::move(kid), key->alg, activates_at, std::move(key->key), std::move(jwk), checked_as};
 }
 
 Result<bool> check_key_set(std::span<const FileKey> keys, std::int64_t now) {
@@ -136,7 +183,7 @@ Result<std::vector<FileKey>> parse_key_file(std::string_view text, const KeyFile
   std::vector<FileKey> keys;
   keys.reserve(members.size());
   for (std::size_t i = 0; i < members.size(); ++i) {
-    auto key = parse_file_key(std::move(members[i]), i, rules.alg);
+    auto key = parse_file_key(std::move(members[i]), i, rules.alg, rules.checked);
     if (!key) return fail(key.error());
     keys.push_back(std::move(key.value()));
   }
@@ -151,8 +198,10 @@ Schedule schedule_of(std::span<const FileKey> keys, ScheduleLimits limits) {
   return Schedule(std::move(activations), limits);
 }
 
-Result<std::shared_ptr<const KeySet>> key_set_of(std::vector<FileKey> keys, ScheduleLimits limits, std::int64_t now) {
+Result<std::shared_ptr<const KeySet>> key_set_of(std::vector<FileKey> keys, ScheduleLimits limits, std::int64_t now,
+                                                 CheckedKeys* checked) {
   const Schedule schedule = schedule_of(keys, limits);
+  CheckedKeys loaded = checked != nullptr ? CheckedKeys::of(keys) : CheckedKeys();
   std::vector<SigningKey> signing;
   signing.reserve(keys.size());
   for (FileKey& key : keys) {
@@ -160,7 +209,10 @@ Result<std::shared_ptr<const KeySet>> key_set_of(std::vector<FileKey> keys, Sche
     if (!made) return fail(member_name(signing.size(), key.kid) + ": " + made.error());
     signing.push_back(std::move(made).value());
   }
-  return KeySet::scheduled(std::move(signing), schedule, now);
+  auto set = KeySet::scheduled(std::move(signing), schedule, now);
+  // The old references go with the old value: a key no longer in the file is not kept alive here.
+  if (set && checked != nullptr) *checked = std::move(loaded);
+  return set;
 }
 
 std::string serialize_key_file(std::span<const FileKey> keys) {

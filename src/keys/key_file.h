@@ -5,6 +5,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <optional>
 #include <span>
@@ -13,6 +14,7 @@
 #include <vector>
 
 #include "jose/alg.h"
+#include "jose/digest.h"
 #include "jose/openssl.h"
 #include "json/strict_json.h"
 #include "keys/key_set.h"
@@ -52,11 +54,38 @@ struct FileKey {
   std::optional<std::int64_t> activates_at;  // none: may sign since forever
   jose::EvpPkeyPtr key;
   SecretJson jwk;  // the member as written, kept for writing the file back; its macp_activates_at is not read
+  // SHA-256 of the member's text without macp_activates_at (the text its key was checked from): what
+  // CheckedKeys knows the key by. None only when OpenSSL could not hash.
+  std::optional<jose::Sha256Digest> checked_as;
+};
+
+// The keys of the service's last good load of the file, each by its member's checked_as: a reload takes a
+// member that did not change, or changed only its activation, as it was checked then, and parses and
+// probes only the rest (a 16384-bit RSA probe is hundreds of ms of CPU). It holds second references to
+// keys the running set holds, never text; its digests are never logged.
+class CheckedKeys {
+ public:
+  struct Key {
+    jose::EvpPkeyPtr key;
+    jose::Alg alg;
+  };
+
+  // Second references to `keys` (key_set_of takes them before the keys move into signers).
+  static CheckedKeys of(std::span<const FileKey> keys);
+
+  // A new reference to the key checked from a member with this digest, or none.
+  std::optional<Key> find(const jose::Sha256Digest& checked_as) const;
+
+  std::size_t size() const { return keys_.size(); }
+
+ private:
+  std::map<jose::Sha256Digest, Key> keys_;
 };
 
 struct KeyFileRules {
-  std::optional<jose::Alg> alg;  // MACP_AUTH_SIGNING_ALG when set: a key of another type refuses the file
-  std::int64_t now;              // some key must be able to sign at this time
+  std::optional<jose::Alg> alg;          // MACP_AUTH_SIGNING_ALG when set: a key of another type refuses the file
+  std::int64_t now;                      // some key must be able to sign at this time
+  const CheckedKeys* checked = nullptr;  // the service's reloads: keys checked before are not checked again
 };
 
 // The whole file, in file order. Refuses what is not a JWK Set, an empty set, a member that
@@ -65,8 +94,10 @@ struct KeyFileRules {
 Result<std::vector<FileKey>> parse_key_file(std::string_view text, const KeyFileRules& rules);
 
 // One member: a private JWK as jose::parse_private_jwk takes it, with a non-empty string "kid" and, if
-// present, "macp_activates_at" an integer from 0 to kMaxActivation. `index` names it in errors.
-Result<FileKey> parse_file_key(json::Json member, std::size_t index, std::optional<jose::Alg> alg);
+// present, "macp_activates_at" an integer from 0 to kMaxActivation. `index` names it in errors. A member
+// found in `checked` takes that key, with every check but the key's own (the alg rule included).
+Result<FileKey> parse_file_key(json::Json member, std::size_t index, std::optional<jose::Alg> alg,
+                               const CheckedKeys* checked = nullptr);
 
 // The checks across members: unique kids, and a key that may sign at `now`.
 Result<bool> check_key_set(std::span<const FileKey> keys, std::int64_t now);
@@ -74,8 +105,10 @@ Result<bool> check_key_set(std::span<const FileKey> keys, std::int64_t now);
 // The schedule of the keys, index for index.
 Schedule schedule_of(std::span<const FileKey> keys, ScheduleLimits limits);
 
-// The service's key set from a parsed file: a signer per key, on the file's schedule from `now` on.
-Result<std::shared_ptr<const KeySet>> key_set_of(std::vector<FileKey> keys, ScheduleLimits limits, std::int64_t now);
+// The service's key set from a parsed file: a signer per key, on the file's schedule from `now` on. When
+// the set is made, `checked` (if given) becomes its keys; when not, `checked` stays as it was.
+Result<std::shared_ptr<const KeySet>> key_set_of(std::vector<FileKey> keys, ScheduleLimits limits, std::int64_t now,
+                                                 CheckedKeys* checked = nullptr);
 
 // The file text: each member's JWK as written, with macp_activates_at set from activates_at (written where
 // it stood, else last; left out when none), one member per line. The caller wipes the text.

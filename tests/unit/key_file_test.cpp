@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include "evp_key_frees.h"
 #include "jose/jwk.h"
 #include "test_keys.h"
 
@@ -201,6 +202,170 @@ TEST(KeyFile, TellsASetFromASingleKey) {
   EXPECT_FALSE(is_key_set_text(testing_keys::ec_jwk()));
   EXPECT_FALSE(is_key_set_text("not json"));
   EXPECT_FALSE(is_key_set_text("[]"));
+}
+
+// ---- CheckedKeys: a reload checks only the keys that changed since the last good load. ----
+
+constexpr ScheduleLimits kLimits{3600, 60};
+
+KeyFileRules with(const CheckedKeys& checked, std::optional<jose::Alg> alg = std::nullopt) {
+  return {alg, kNow, &checked};
+}
+
+TEST(CheckedKeys, AMemberChangedOnlyInItsActivationTakesTheKeyCheckedBefore) {
+  const Json rsa = testing_keys::rsa_jwk_json();
+  const Json ec = testing_keys::ec_jwk_json();
+  const auto first = parse_key_file(set_text({member(rsa, "a"), member(ec, "b", Json(kNow + 900))}), kRules);
+  ASSERT_TRUE(first) << first.error();
+  const CheckedKeys checked = CheckedKeys::of(*first);
+  EXPECT_EQ(checked.size(), 2U);
+
+  // An activation added to one and moved in the other, in a file laid out differently: both hit.
+  Json doc = {{"keys", {member(rsa, "a", Json(kNow - 5)), member(ec, "b", Json(kNow + 1800))}}};
+  const std::string moved = doc.dump(2);
+  const auto again = parse_key_file(moved, with(checked));
+  ASSERT_TRUE(again) << again.error();
+  for (std::size_t i = 0; i < 2; ++i) {
+    EXPECT_EQ((*again)[i].key.get(), (*first)[i].key.get()) << i;  // the same EVP_PKEY: not parsed, not probed
+    EXPECT_EQ((*again)[i].alg, (*first)[i].alg) << i;
+    EXPECT_EQ((*again)[i].checked_as, (*first)[i].checked_as) << i;
+  }
+  EXPECT_EQ((*again)[0].activates_at, kNow - 5);  // the activation is the new file's
+  EXPECT_EQ((*again)[1].activates_at, kNow + 1800);
+
+  // Without the checked keys the same file is parsed afresh: new keys.
+  const auto fresh = parse_key_file(moved, kRules);
+  ASSERT_TRUE(fresh) << fresh.error();
+  EXPECT_NE((*fresh)[0].key.get(), (*first)[0].key.get());
+  EXPECT_EQ((*fresh)[0].checked_as, (*first)[0].checked_as);
+}
+
+TEST(CheckedKeys, AnyOtherChangeOfAMemberIsCheckedAgain) {
+  const Json ec = testing_keys::ec_jwk_json();
+  const Json rsa = testing_keys::rsa_jwk_json();
+  const auto first = parse_key_file(set_text({member(ec, "a"), member(rsa, "b")}), kRules);
+  ASSERT_TRUE(first) << first.error();
+  const CheckedKeys checked = CheckedKeys::of(*first);
+
+  Json renamed = member(ec, "a2");
+  Json with_alg = member(ec, "a");
+  with_alg["alg"] = "ES256";
+  Json reordered = Json::object();  // the same members in another order
+  for (auto it = ec.rbegin(); it != ec.rend(); ++it) reordered[it.key()] = it.value();
+  reordered["kid"] = "a";
+  Json other_key = member(Json::parse(testing_keys::private_jwk_text(jose::Alg::ES256)), "a");
+  Json rsa_without_crt = member(rsa, "b");
+  for (const char* name : {"p", "q", "dp", "dq", "qi"}) rsa_without_crt.erase(name);
+  const struct {
+    const char* what;
+    Json a;
+    Json b;
+  } changes[] = {
+      {"kid", renamed, member(rsa, "b")},
+      {"alg member", with_alg, member(rsa, "b")},
+      {"member order", reordered, member(rsa, "b")},
+      {"another key", other_key, member(rsa, "b")},
+  };
+  for (const auto& change : changes) {
+    const auto keys = parse_key_file(set_text({change.a, change.b}), with(checked));
+    ASSERT_TRUE(keys) << change.what << ": " << keys.error();
+    EXPECT_NE((*keys)[0].key.get(), (*first)[0].key.get()) << change.what;
+    EXPECT_NE((*keys)[0].checked_as, (*first)[0].checked_as) << change.what;
+    EXPECT_EQ((*keys)[1].key.get(), (*first)[1].key.get()) << change.what;  // the unchanged member still hits
+  }
+  // The same RSA key, less its CRT parameters: other text, so checked again (and accepted).
+  const auto keys = parse_key_file(set_text({member(ec, "a"), rsa_without_crt}), with(checked));
+  ASSERT_TRUE(keys) << keys.error();
+  EXPECT_NE((*keys)[1].key.get(), (*first)[1].key.get());
+}
+
+TEST(CheckedKeys, AMemberWhosePrivateKeyChangedIsRefusedThoughItsKidWasChecked) {
+  const Json ec = testing_keys::ec_jwk_json();
+  const auto first = parse_key_file(set_text({member(ec, "a"), member(testing_keys::rsa_jwk_json(), "b")}), kRules);
+  ASSERT_TRUE(first) << first.error();
+  const CheckedKeys checked = CheckedKeys::of(*first);
+
+  Json inconsistent = member(ec, "a");
+  inconsistent["d"] = ec["x"];
+  const auto keys = parse_key_file(set_text({inconsistent, member(testing_keys::rsa_jwk_json(), "b")}), with(checked));
+  ASSERT_FALSE(keys);
+  EXPECT_EQ(keys.error(), "keys[0] (kid \"a\"): the JWK's private and public parameters do not belong together");
+}
+
+TEST(CheckedKeys, EveryCheckButTheKeysOwnStillRunsOnAHit) {
+  const Json ec = testing_keys::ec_jwk_json();
+  const Json rsa = testing_keys::rsa_jwk_json();
+  const std::string text = set_text({member(ec, "a"), member(rsa, "b")});
+  const auto first = parse_key_file(text, kRules);
+  ASSERT_TRUE(first) << first.error();
+  const CheckedKeys checked = CheckedKeys::of(*first);
+
+  const auto es256 = parse_key_file(text, with(checked, jose::Alg::ES256));
+  ASSERT_FALSE(es256);
+  EXPECT_EQ(es256.error(), "keys[1] (kid \"b\"): the key is for RS256 but the algorithm is set to ES256");
+  EXPECT_FALSE(parse_key_file(text, with(checked, jose::Alg::RS256)));
+
+  const auto twice = parse_key_file(set_text({member(ec, "a"), member(rsa, "b"), member(ec, "a")}), with(checked));
+  ASSERT_FALSE(twice);
+  EXPECT_EQ(twice.error(), "keys[2] (kid \"a\"): the same kid as keys[0]; kids must be unique in the set");
+
+  const auto no_signer =
+      parse_key_file(set_text({member(ec, "a", Json(kNow + 1)), member(rsa, "b", Json(kNow + 2))}), with(checked));
+  ASSERT_FALSE(no_signer);
+  EXPECT_EQ(no_signer.error().rfind("no key can sign now", 0), 0U) << no_signer.error();
+
+  const auto late = parse_key_file(set_text({member(ec, "a", Json(253402300800))}), with(checked));
+  ASSERT_FALSE(late);
+  EXPECT_EQ(late.error(),
+            "keys[0] (kid \"a\"): \"macp_activates_at\" must be an integer of Unix seconds from 0 to 253402300799");
+}
+
+TEST(CheckedKeys, AFailedLoadLeavesThemAsTheyWere) {
+  const std::string text =
+      set_text({member(testing_keys::ec_jwk_json(), "a"), member(testing_keys::rsa_jwk_json(), "b", Json(kNow - 10))});
+  CheckedKeys checked;
+  auto keys = parse_key_file(text, with(checked));
+  ASSERT_TRUE(keys) << keys.error();
+  EVP_PKEY* const a = (*keys)[0].key.get();
+  const auto set = key_set_of(std::move(keys).value(), kLimits, kNow, &checked);
+  ASSERT_TRUE(set) << set.error();
+  EXPECT_EQ(checked.size(), 2U);
+
+  // A file that does not parse never reaches key_set_of; one whose set cannot be made does, and fails.
+  EXPECT_FALSE(parse_key_file(R"({"keys":[)", with(checked)));
+  auto later = parse_key_file(
+      set_text({member(Json::parse(testing_keys::private_jwk_text(jose::Alg::ES256)), "c", Json(kNow - 10))}),
+      with(checked));
+  ASSERT_TRUE(later) << later.error();
+  EXPECT_FALSE(key_set_of(std::move(later).value(), kLimits, kNow - 100, &checked));  // no key can sign then
+  EXPECT_EQ(checked.size(), 2U);
+
+  const auto again = parse_key_file(text, with(checked));
+  ASSERT_TRUE(again) << again.error();
+  EXPECT_EQ((*again)[0].key.get(), a);
+}
+
+TEST(CheckedKeys, AKeyRemovedFromTheFileIsNotKeptAliveByThem) {
+  const Json a = member(testing_keys::ec_jwk_json(), "a");
+  CheckedKeys checked;
+  auto keys = parse_key_file(set_text({a, member(testing_keys::rsa_jwk_json(), "b", Json(kNow - 10))}), with(checked));
+  ASSERT_TRUE(keys) << keys.error();
+  testing_keys::EvpKeyFrees::watch((*keys)[0].key.get());
+  testing_keys::EvpKeyFrees::watch((*keys)[1].key.get());
+  auto old_set = key_set_of(std::move(keys).value(), kLimits, kNow, &checked);
+  ASSERT_TRUE(old_set) << old_set.error();
+  std::shared_ptr<const KeySet> running = std::move(old_set).value();
+
+  auto without_b = parse_key_file(set_text({a}), with(checked));
+  ASSERT_TRUE(without_b) << without_b.error();
+  const auto new_set = key_set_of(std::move(without_b).value(), kLimits, kNow, &checked);
+  ASSERT_TRUE(new_set) << new_set.error();
+  EXPECT_EQ(checked.size(), 1U);
+
+  // The old set goes: b with it (nothing else holds it), a stays in the new set and the checked keys.
+  const int frees_before = testing_keys::EvpKeyFrees::count();
+  running.reset();
+  EXPECT_EQ(testing_keys::EvpKeyFrees::count(), frees_before + 1);
 }
 
 }  // namespace
