@@ -4,10 +4,11 @@ the same binary side by side, alternating.
 
     python3 bench/policy_cost.py --rounds 3 --duration 4 build/macp-auth-service
 
-"callers on": a clients file of 1000 clients (the caller is one of them, by bearer secret), a policy with
-ceilings, a rate high enough never to refuse (the bucket is still taken per request), and the audit log
-to a file; "callers+redis" the same with the buckets in a redis-server this script starts. Metrics are on
-in all (they cannot be turned off). Each round loads every variant at --conns for CPU per mint, then the
+"callers": a clients file of 1000 clients (the caller is one of them, by bearer secret), a policy with
+ceilings and the audit log to a file (issue 11's measurement); "callers+rate" the same with a rate high
+enough never to refuse, so the bucket is still taken per request (SPEC §9's rate limit + audit + metrics);
+"callers+redis" that with the buckets in a redis-server this script starts. Metrics are on in all (they
+cannot be turned off). Each round loads every variant at --conns for CPU per mint, then the
 in-process and the Redis buckets at --latency-conns (1: no queueing) for p50/p99. Loopback only; a
 benchmark, never a test.
 """
@@ -23,22 +24,24 @@ import tempfile
 import load
 
 
-def clients_file(directory):
-    """1000 clients; returns (path, the bearer secret of client 500)."""
+def clients_file(directory, rate=True):
+    """1000 clients, each with a rate when `rate`; returns (path, the bearer secret of client 500)."""
     clients, ours = [], None
     for i in range(1000):
         secret = "macp_" + secrets.token_urlsafe(32)
         if i == 500:
             ours = secret
-        clients.append({
+        client = {
             "id": f"client-{i}",
             "secrets_sha256": [hashlib.sha256(secret.encode()).hexdigest()],
             "senders": ["agent://*"],
             "scopes": {"can_start_sessions": True, "allowed_modes": ["macp.mode.decision.v1", "macp.mode.*"],
                        "max_open_sessions": 5, "other_scopes": True},
-            "rate": {"per_second": 1000000, "burst": 1000000},
-        })
-    path = os.path.join(directory, "clients.json")
+        }
+        if rate:
+            client["rate"] = {"per_second": 1000000, "burst": 1000000}
+        clients.append(client)
+    path = os.path.join(directory, "clients-rate.json" if rate else "clients.json")
     with open(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "w") as f:
         json.dump({"clients": clients}, f)
     return path, ours
@@ -82,13 +85,18 @@ def main():
     redis = None if args.no_redis else load.Redis()
     try:
         with tempfile.TemporaryDirectory() as directory:
-            clients, secret = clients_file(directory)
-            callers = {"MACP_AUTH_CLIENTS_FILE": clients, "MACP_AUTH_AUDIT_LOG": os.path.join(directory, "audit.log")}
-            variants = {"open": ({}, ""), "callers": (callers, f"Bearer {secret}")}
+            audit = {"MACP_AUTH_AUDIT_LOG": os.path.join(directory, "audit.log")}
+            clients, secret = clients_file(directory, rate=False)
+            rated, rated_secret = clients_file(directory, rate=True)
+            callers = {"MACP_AUTH_CLIENTS_FILE": clients, **audit}
+            with_rate = {"MACP_AUTH_CLIENTS_FILE": rated, **audit}
+            variants = {"open": ({}, ""), "callers": (callers, f"Bearer {secret}"),
+                        "callers+rate": (with_rate, f"Bearer {rated_secret}")}
             if redis:
-                variants["callers+redis"] = ({**callers, "MACP_AUTH_RATE_LIMIT_REDIS_URL": redis.url()}, f"Bearer {secret}")
+                variants["callers+redis"] = ({**with_rate, "MACP_AUTH_RATE_LIMIT_REDIS_URL": redis.url()},
+                                             f"Bearer {rated_secret}")
             rows = {name: [] for name in variants}
-            latency = {name: [] for name in ("callers", "callers+redis") if name in variants}
+            latency = {name: [] for name in ("callers+rate", "callers+redis")} if redis else {}
             for round_no in range(1, args.rounds + 1):
                 for name, (env, authorization) in variants.items():
                     row = run(args, env, authorization, path, body, args.conns, redis if "redis" in name else None)
@@ -113,7 +121,7 @@ def main():
         ratios = [c["cpu_us_per_req"] / o["cpu_us_per_req"] for o, c in zip(rows["open"], rows[name])]
         print(f"{name} / open per round: {', '.join(f'{r:.3f}' for r in ratios)}; median {statistics.median(ratios):.3f}")
     for key in ("p50_ms", "p99_ms") if redis else ():
-        local, shared = (median(latency[n], key) * 1e3 for n in ("callers", "callers+redis"))
+        local, shared = (median(latency[n], key) * 1e3 for n in ("callers+rate", "callers+redis"))
         print(f"median {key[:3]} (c={args.latency_conns}): in process {local:.0f} us, Redis {shared:.0f} us, "
               f"added {shared - local:+.0f} us")
 

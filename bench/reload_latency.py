@@ -10,7 +10,7 @@ saturation), in windows of `--window` seconds, interleaved per round:
 
   idle    nothing else runs;
   reload  the file is rewritten and SIGHUP sent, again as soon as each reload's log line arrives: reloads
-          back to back. The file alternates between two versions, as a rotation changes it: they differ in
+          back to back (or one every --reload-every seconds). The file alternates between two versions, as a rotation changes it: they differ in
           one activation time and in one fresh key (of --fresh-alg, a "next" key), each version holding a
           fresh key the other lacks. The service keeps the keys of its last good load and takes a member
           that is unchanged but for its macp_activates_at as checked then, so each reload checks exactly
@@ -160,9 +160,9 @@ class KeyFile:
         os.replace(tmp, self.path)
         return len(text)
 
-    def flip(self):
+    def flip(self, reordered=False):
         self.variant ^= 1
-        self.write()
+        self.write(reordered)
 
 
 # ---------------------------------------------------------------- the service's log and metrics
@@ -196,10 +196,11 @@ def reloads_total(port):
 # ---------------------------------------------------------------- what runs beside a window
 
 class Reloads:
-    """Back-to-back reloads: rewrite the file (the other version), SIGHUP, wait for the log line, again."""
+    """Reloads one after another: rewrite the file (the other version), SIGHUP, wait for the log line, again;
+    back to back, or one every `every` seconds (counted from one SIGHUP to the next)."""
 
-    def __init__(self, svc, reader, key_file):
-        self.svc, self.reader, self.key_file = svc, reader, key_file
+    def __init__(self, svc, reader, key_file, every=0.0, all_new=False):
+        self.svc, self.reader, self.key_file, self.every, self.all_new = svc, reader, key_file, every, all_new
         self.durations_ms = []
         self.stop_flag = threading.Event()
         self.error = None
@@ -216,11 +217,15 @@ class Reloads:
     def _run(self):
         try:
             while not self.stop_flag.is_set():
-                self.key_file.flip()
+                # --all-new: every other version has each member's items reversed, so no member's digest is
+                # the last load's and every key is checked again, as when a file is replaced wholesale.
+                self.key_file.flip(reordered=self.all_new and len(self.durations_ms) % 2 == 0)
                 sent = time.perf_counter()
                 os.kill(self.svc.pid, signal.SIGHUP)
                 arrived = self.reader.reloads.get(timeout=60)
                 self.durations_ms.append((arrived - sent) * 1e3)
+                if self.every > 0:
+                    self.stop_flag.wait(max(0.0, sent + self.every - time.perf_counter()))
         except Exception as e:  # reported by the window
             self.error = e
 
@@ -310,6 +315,10 @@ def main():
     ap.add_argument("--rsa4096-keys", type=int, default=60, help="retired RSA 4096 keys in the file")
     ap.add_argument("--fresh-alg", choices=["ES256", "RS256"], default="ES256",
                     help="the type of the one key each reload checks (RS256: 2048 bits)")
+    ap.add_argument("--reload-every", type=float, default=0.0,
+                    help="seconds from one SIGHUP to the next in the reload windows (0: back to back)")
+    ap.add_argument("--all-new", action="store_true",
+                    help="every reload finds every key new (its text changed) and checks them all")
     ap.add_argument("--no-burner", action="store_true", help="only the idle and reload windows")
     ap.add_argument("--no-idle-priority", action="store_true",
                     help="leave out the reload windows with the reload thread at SCHED_IDLE")
@@ -349,9 +358,9 @@ def main():
             for r in range(args.rounds):
                 for v in variants:
                     if v == "reload":
-                        beside = Reloads(svc, reader, key_file)
+                        beside = Reloads(svc, reader, key_file, args.reload_every, args.all_new)
                     elif v == "reload-idleprio":
-                        reloads = Reloads(svc, reader, key_file)
+                        reloads = Reloads(svc, reader, key_file, args.reload_every, args.all_new)
                         beside = IdlePriority(tid, reloads)
                     else:
                         beside = Burner() if v == "burner" else Nothing()

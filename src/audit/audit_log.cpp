@@ -2,11 +2,9 @@
 
 #include <fcntl.h>
 #include <pthread.h>
-#include <sys/uio.h>
 #include <unistd.h>
 
 #include <algorithm>
-#include <array>
 #include <atomic>
 #include <cerrno>
 #include <condition_variable>
@@ -14,9 +12,9 @@
 #include <cstdio>
 #include <mutex>
 #include <optional>
+#include <string_view>
 #include <system_error>
 #include <utility>
-#include <vector>
 
 #include "log.h"
 
@@ -39,15 +37,18 @@ Result<int> open_for_append(const std::string& path) {
   return fd;
 }
 
+// Storage kept between uses; more than this is given back after use.
+constexpr std::size_t kKeptBatchBytes = std::size_t{1} << 20;
+constexpr std::size_t kKeptLineBytes = std::size_t{64} << 10;
+
 struct WriteOutcome {
   std::size_t lines_written = 0;
   int error = 0;  // errno of the write that failed; 0 when every line went out
 };
 
-// writev in slices of whole lines, resuming after short writes. `broken_line` carries a line cut short
-// by a failure over to the next batch, which then starts on a fresh line.
-WriteOutcome write_lines(int fd, const std::vector<std::string>& lines, bool& broken_line) {
-  constexpr std::size_t kMaxSlice = 1024;  // IOV_MAX on Linux
+// Writes `text` (whole lines) out, resuming after short writes. `broken_line` carries a line cut short by a
+// failure over to the next batch, which then starts on a fresh line.
+WriteOutcome write_text(int fd, std::string_view text, std::size_t lines, bool& broken_line) {
   WriteOutcome outcome;
   if (broken_line) {
     ssize_t n = 0;
@@ -60,34 +61,23 @@ WriteOutcome write_lines(int fd, const std::vector<std::string>& lines, bool& br
     }
     broken_line = false;
   }
-  std::size_t next = 0;    // the first line not wholly written
-  std::size_t offset = 0;  // bytes of lines[next] already written
-  std::array<iovec, kMaxSlice> slice;  // NOLINT(cppcoreguidelines-pro-type-member-init): filled before each writev
-  while (next < lines.size()) {
-    std::size_t count = 0;
-    for (std::size_t i = next; i < lines.size() && count < kMaxSlice; ++i, ++count) {
-      const std::size_t skip = i == next ? offset : 0;
-      slice[count] = {const_cast<char*>(lines[i].data() + skip), lines[i].size() - skip};  // NOLINT: writev's type
-    }
-    const ssize_t n = ::writev(fd, slice.data(), static_cast<int>(count));
+  std::size_t done = 0;
+  while (done < text.size()) {
+    const ssize_t n = ::write(fd, text.data() + done, text.size() - done);
     if (n < 0 && errno == EINTR) continue;
     if (n <= 0) {
       outcome.error = n < 0 ? errno : EIO;
       break;
     }
-    for (auto left = static_cast<std::size_t>(n); left > 0;) {
-      const std::size_t rest = lines[next].size() - offset;
-      if (left < rest) {
-        offset += left;
-        break;
-      }
-      left -= rest;
-      ++next;
-      offset = 0;
-    }
+    done += static_cast<std::size_t>(n);
   }
-  broken_line = outcome.error != 0 && offset > 0;
-  outcome.lines_written = next;
+  if (outcome.error == 0) {
+    outcome.lines_written = lines;
+  } else {
+    const std::string_view written = text.substr(0, done);
+    outcome.lines_written = static_cast<std::size_t>(std::count(written.begin(), written.end(), '\n'));
+    broken_line = !written.empty() && written.back() != '\n';
+  }
   return outcome;
 }
 
@@ -114,8 +104,10 @@ struct AuditLog::State {
   std::mutex mutex;
   std::condition_variable wake;      // lines queued, reopen, stop
   std::condition_variable finished;  // the writer has ended
-  std::vector<std::string> queue;
-  std::size_t queued_bytes = 0;
+  // The queued lines, end to end: appended to in place and swapped with the writer's emptied batch, so
+  // that steady minting allocates nothing for the queue and frees nothing across threads.
+  std::string queue;
+  std::size_t queued_lines = 0;
   std::size_t in_flight = 0;  // records the writer has taken and not yet accounted for
   std::uint64_t unlogged_queue_drops = 0;
   bool writer_idle = false;  // asleep until woken: the next record wakes it
@@ -141,7 +133,8 @@ struct AuditLog::State {
     sigaddset(&pipe_signal, SIGPIPE);
     pthread_sigmask(SIG_BLOCK, &pipe_signal, nullptr);  // a reader gone is EPIPE here, not the process's end
 
-    std::vector<std::string> batch;
+    std::string batch;
+    std::size_t batch_lines = 0;
     bool broken_line = false;
     bool failing = false;
     std::uint64_t lost_while_failing = 0;
@@ -163,8 +156,8 @@ struct AuditLog::State {
         }
         if (queue.empty() && stopping) break;
         batch.swap(queue);
-        queued_bytes = 0;
-        in_flight = batch.size();
+        batch_lines = std::exchange(queued_lines, 0);
+        in_flight = batch_lines;
         reopen = std::exchange(reopen_requested, false);
         queue_drops = std::exchange(unlogged_queue_drops, 0);
       }
@@ -179,8 +172,8 @@ struct AuditLog::State {
       if (reopen) reopen_file();
 
       WriteOutcome outcome;
-      if (!batch.empty()) outcome = write_batch(batch, broken_line);
-      const std::uint64_t lost = batch.size() - outcome.lines_written;
+      if (batch_lines > 0) outcome = write_batch(batch, batch_lines, broken_line);
+      const std::uint64_t lost = batch_lines - outcome.lines_written;
       {
         std::lock_guard lock(mutex);
         if (abandoned) return;
@@ -192,12 +185,14 @@ struct AuditLog::State {
         if (!failing) log_line(stderr, "audit log write failed: " + describe(outcome.error));
         failing = true;
         lost_while_failing += lost;
-      } else if (failing && !batch.empty()) {
+      } else if (failing && batch_lines > 0) {
         log_line(stderr, "audit log write recovered: " + std::to_string(lost_while_failing) + " records lost");
         failing = false;
         lost_while_failing = 0;
       }
       batch.clear();
+      // A burst (a stalled sink, then a catch-up) may have grown the batch to megabytes: not kept for good.
+      if (batch.capacity() > kKeptBatchBytes) std::string().swap(batch);
     }
     {
       std::lock_guard lock(mutex);
@@ -207,11 +202,11 @@ struct AuditLog::State {
   }
 
   // Whole lines through the same lock as the service's own log lines on that stream: they never interleave.
-  WriteOutcome write_batch(const std::vector<std::string>& lines, bool& broken_line) {
-    if (stream == nullptr) return write_lines(fd, lines, broken_line);
+  WriteOutcome write_batch(std::string_view text, std::size_t lines, bool& broken_line) {
+    if (stream == nullptr) return write_text(fd, text, lines, broken_line);
     flockfile(stream);
     std::fflush(stream);
-    const WriteOutcome outcome = write_lines(fd, lines, broken_line);
+    const WriteOutcome outcome = write_text(fd, text, lines, broken_line);
     funlockfile(stream);
     return outcome;
   }
@@ -251,7 +246,6 @@ Result<std::unique_ptr<AuditLog>> AuditLog::open(const AuditDestination& destina
   if (stream != nullptr) fd = ::fileno(stream);
   options.max_queued_records = std::max<std::size_t>(options.max_queued_records, 1);
   auto state = std::make_shared<State>(destination, stream, fd, std::move(options));
-  state->queue.reserve(std::min<std::size_t>(state->options.max_queued_records, 1024));
   return std::unique_ptr<AuditLog>(new AuditLog(std::move(state)));
 }
 
@@ -260,7 +254,10 @@ AuditLog::AuditLog(std::shared_ptr<State> state) : state_(std::move(state)), wri
 AuditLog::~AuditLog() { stop(); }
 
 void AuditLog::write(const AuditRecord& record) {
-  std::string line = audit_line(record);
+  thread_local std::string line;  // formatted outside the lock, into storage this thread keeps
+  if (line.capacity() > kKeptLineBytes) std::string().swap(line);  // one huge sender's line is not kept
+  line.clear();
+  append_audit_line(line, record);
   State& s = *state_;
   bool wake = false;
   {
@@ -269,13 +266,13 @@ void AuditLog::write(const AuditRecord& record) {
       s.dropped.fetch_add(1, std::memory_order_relaxed);  // after stop() the hook is closed
       return;
     }
-    if (s.queue.size() >= s.options.max_queued_records || s.queued_bytes + line.size() > s.options.max_queued_bytes) {
+    if (s.queued_lines >= s.options.max_queued_records || s.queue.size() + line.size() > s.options.max_queued_bytes) {
       ++s.unlogged_queue_drops;
       s.count_dropped(1);
       return;
     }
-    s.queued_bytes += line.size();
-    s.queue.push_back(std::move(line));
+    s.queue += line;
+    ++s.queued_lines;
     wake = std::exchange(s.writer_idle, false);
   }
   if (wake) s.wake.notify_one();
@@ -303,9 +300,10 @@ void AuditLog::stop() {
     std::unique_lock lock(s.mutex);
     abandon = !s.finished.wait_for(lock, s.options.stop_timeout, [&s] { return s.writer_done; });
     if (abandon) {
-      left_behind = s.queue.size() + s.in_flight;
+      left_behind = s.queued_lines + s.in_flight;
       s.count_dropped(left_behind);
       s.queue.clear();
+      s.queued_lines = 0;
       s.abandoned = true;
     }
     s.hooks_closed = true;

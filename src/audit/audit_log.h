@@ -49,8 +49,9 @@ class AuditLog {
   AuditLog(const AuditLog&) = delete;
   AuditLog& operator=(const AuditLog&) = delete;
 
-  // The hot path, any thread: formats the line here, then a short lock to queue it. No system call
-  // (except waking a writer that has been idle for kBatchInterval), no allocation beyond the line.
+  // The hot path, any thread: formats the line here, then a short lock to append it to the queue. No
+  // system call (except waking a writer that has been idle for kBatchInterval); in steady minting no
+  // allocation either (the line's storage is the thread's, the queue's is reused batch after batch).
   void write(const AuditRecord& record);
 
   // SIGHUP, for logrotate: the writer opens the path again before its next batch, so every record

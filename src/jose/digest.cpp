@@ -18,11 +18,15 @@ const EVP_MD* sha256_md() {
 }  // namespace
 
 std::optional<Sha256Digest> sha256(std::string_view bytes) {
+  // One context per thread, initialized again for each digest: EVP_Digest would allocate and free a
+  // context and the provider's state every time, twice per authenticated, audited mint.
+  thread_local const EvpMdCtxPtr ctx(EVP_MD_CTX_new());
   Sha256Digest digest{};
   unsigned int length = 0;
   const EVP_MD* md = sha256_md();
-  if (md == nullptr || EVP_Digest(bytes.data(), bytes.size(), digest.data(), &length, md, nullptr) != 1 ||
-      length != digest.size()) {
+  if (md == nullptr || !ctx || EVP_DigestInit_ex2(ctx.get(), md, nullptr) != 1 ||
+      EVP_DigestUpdate(ctx.get(), bytes.data(), bytes.size()) != 1 ||
+      EVP_DigestFinal_ex(ctx.get(), digest.data(), &length) != 1 || length != digest.size()) {
     return std::nullopt;
   }
   return digest;
