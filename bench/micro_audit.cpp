@@ -33,8 +33,8 @@ AuditRecord success_record() {
   record.peer = "10.12.3.4:51234";
   record.sender = "agent://risk";
   record.status = 200;
-  record.grant = Grant{"dev-key-1", "ES256", 1713800000, 1713800600, std::string(kSeedScopes),
-                       macp::audit::token_sha256(kToken)};
+  record.grant =
+      Grant{"dev-key-1", "ES256", 1713800000, 1713800600, std::string(kSeedScopes), macp::audit::token_sha256(kToken)};
   return record;
 }
 
@@ -76,7 +76,11 @@ void BM_AuditWriteSuccess(benchmark::State& state) {
     record.peer = held.peer;
     record.sender = held.sender;
     record.status = 200;
-    record.grant = Grant{"dev-key-1", "ES256", 1713800000, 1713800600, std::string(held.grant->scopes_json),
+    record.grant = Grant{"dev-key-1",
+                         "ES256",
+                         1713800000,
+                         1713800600,
+                         std::string(held.grant->scopes_json),
                          macp::audit::token_sha256(kToken)};
     log->write(record);
   }

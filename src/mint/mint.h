@@ -44,8 +44,8 @@ struct Minted {
   std::int64_t exp;  // iat + granted.ttl_seconds
   std::string kid;
   jose::Alg alg;
-  std::string body;    // the 200 body {"token","sender","expires_in_seconds"}, the token signed in place
-  std::string claims;  // the JWT payload as signed
+  std::string body;            // the 200 body {"token","sender","expires_in_seconds"}, the token signed in place
+  std::string claims;          // the JWT payload as signed
   std::size_t scopes_end = 0;  // where macp_scopes' value ends in `claims`
 
   // The compact JWS inside `body` (for its digest in the audit line); valid while `body` is unchanged.
