@@ -11,6 +11,7 @@ import https from 'node:https';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
+import { freePort } from './lib/nginx.mjs';
 import { runUntilExit, withService } from './lib/service.mjs';
 import { TestCa, httpsRequest, sClient } from './lib/tls.mjs';
 
@@ -112,16 +113,35 @@ test('a handshake that stalls is cut off by the request timeout, like a slow req
 });
 
 test('the connection cap holds under TLS: the connection over it is answered 503 over TLS', async () => {
-  await withService({ ...tlsEnv, MACP_AUTH_MAX_CONNECTIONS: '1' }, async (svc) => {
+  // The open connections are read from a metrics listener of their own, which the cap does not count: the
+  // start-up probe's connection must be gone before `busy` takes the slot, and `busy` accepted before the
+  // request that must be refused (a sanitized build takes its time over both).
+  const metricsPort = await freePort();
+  const openConnections = async () => {
+    const text = await (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text();
+    return Number(/^macp_auth_open_connections (\S+)$/m.exec(text)[1]);
+  };
+  const until = async (want) => {
+    const deadline = Date.now() + 5000 * Number(process.env.MACP_TEST_SLOWDOWN ?? 1);
+    while ((await openConnections()) !== want) {
+      assert.ok(Date.now() < deadline, `never ${want} open connections`);
+      await new Promise((r) => setTimeout(r, 20));
+    }
+  };
+  await withService({ ...tlsEnv, MACP_AUTH_MAX_CONNECTIONS: '1', MACP_AUTH_METRICS_ADDR: `127.0.0.1:${metricsPort}` }, async (svc) => {
+    await until(0);
     // A connection in its handshake holds the only slot (it cannot be evicted as idle).
     const busy = net.connect({ host: '127.0.0.1', port: svc.port });
-    await new Promise((r) => busy.once('connect', r));
     busy.on('error', () => {});
-    await new Promise((r) => setTimeout(r, 100));
-    const refused = await httpsRequest(svc.port, '/healthz', { ca: ca.cert });
-    assert.equal(refused.status, 503);
-    assert.equal(refused.json.error, 'too many open connections');
-    busy.destroy();
+    try {
+      await new Promise((r) => busy.once('connect', r));
+      await until(1);
+      const refused = await httpsRequest(svc.port, '/healthz', { ca: ca.cert });
+      assert.equal(refused.status, 503);
+      assert.equal(refused.json.error, 'too many open connections');
+    } finally {
+      busy.destroy();
+    }
   }, { tls: probe });
 });
 
