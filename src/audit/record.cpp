@@ -1,20 +1,14 @@
 #include "audit/record.h"
 
-#include <charconv>
+#include <array>
 #include <memory>
 
 #include "jose/digest.h"
 #include "json/strict_json.h"
+#include "text/decimal.h"
 
 namespace macp::audit {
 namespace {
-
-template <class Integer>
-void append_integer(std::string& out, Integer value) {
-  std::array<char, 24> digits{};
-  const auto [end, ec] = std::to_chars(digits.data(), digits.data() + digits.size(), value);
-  out.append(digits.data(), end);
-}
 
 // Zero-padded to `width` digits; `value` is never negative here.
 void append_padded(std::string& out, unsigned value, int width) {
@@ -85,7 +79,7 @@ void append_audit_line(std::string& out, const AuditRecord& record) {
   out += R"(,"sender":)";
   append_optional_text(out, record.sender);
   out += R"(,"status":)";
-  append_integer(out, record.status);
+  text::append_decimal(out, record.status);
   out += R"(,"error":)";
   append_optional_text(out, record.error);
   if (const auto& grant = record.grant) {
@@ -94,9 +88,9 @@ void append_audit_line(std::string& out, const AuditRecord& record) {
     out += R"(,"alg":)";
     append_text(out, grant->alg);
     out += R"(,"iat":)";
-    append_integer(out, grant->iat);
+    text::append_decimal(out, grant->iat);
     out += R"(,"exp":)";
-    append_integer(out, grant->exp);
+    text::append_decimal(out, grant->exp);
     out += R"(,"scopes":)";
     out += grant->scopes_json;
     out += R"(,"token_sha256":")";

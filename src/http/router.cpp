@@ -1,11 +1,9 @@
 #include "http/router.h"
 
 #include <algorithm>
-#include <array>
 #include <boost/beast/core/string.hpp>
 #include <boost/beast/http/field.hpp>
 #include <boost/beast/http/verb.hpp>
-#include <charconv>
 #include <chrono>
 #include <iterator>
 #include <optional>
@@ -20,6 +18,7 @@
 #include "jose/digest.h"
 #include "json/strict_json.h"
 #include "log.h"
+#include "text/decimal.h"
 
 namespace macp::http {
 namespace {
@@ -89,13 +88,6 @@ callers::IpAddress ip_address_of(const boost::asio::ip::address& address) {
   return callers::IpAddress::v6(address.to_v6().to_bytes());
 }
 
-template <class Integer>
-void append_decimal(std::string& out, Integer value) {
-  std::array<char, 8> digits{};
-  const auto [end, ec] = std::to_chars(digits.data(), digits.data() + digits.size(), value);
-  out.append(digits.data(), end);
-}
-
 // addr:port, IPv6 as [addr]:port (SPEC §8's audit `peer`). Once per audited mint: IPv4 is written here,
 // where Asio's to_string would go through inet_ntop and its sprintf.
 std::string peer_text(const boost::asio::ip::tcp::endpoint& peer) {
@@ -105,13 +97,13 @@ std::string peer_text(const boost::asio::ip::tcp::endpoint& peer) {
     text.reserve(sizeof "255.255.255.255:65535");
     for (const unsigned char octet : address.to_v4().to_bytes()) {
       if (!text.empty()) text += '.';
-      append_decimal(text, octet);
+      text::append_decimal(text, octet);
     }
   } else {
     text = url_host(address.to_string());
   }
   text += ':';
-  append_decimal(text, peer.port());
+  text::append_decimal(text, peer.port());
   return text;
 }
 

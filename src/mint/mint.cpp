@@ -1,11 +1,11 @@
 #include "mint/mint.h"
 
 #include <array>
-#include <charconv>
 #include <cmath>
 #include <utility>
 
 #include "jose/base64url.h"
+#include "text/decimal.h"
 #include "text/utf8.h"
 
 namespace macp::mint {
@@ -95,14 +95,6 @@ Json* find_member(Json& object, std::string_view name) {
   return it == object.end() ? nullptr : &*it;
 }
 
-// to_chars, not snprintf: no locale, no format parsing; the same decimal digits.
-void append_integer(std::string& out, std::int64_t n) {
-  std::array<char, 24> buf{};
-  const auto [end, ec] = std::to_chars(buf.data(), buf.data() + buf.size(), n);
-  static_cast<void>(ec);  // 24 characters hold any int64
-  out.append(buf.data(), end);
-}
-
 // The length of a compact JWS of `payload_bytes` under `key`.
 std::size_t compact_length(const keys::SigningKey& key, std::size_t payload_bytes) {
   return key.header_b64.size() + 1 + jose::base64url_length(payload_bytes) + 1 +
@@ -168,9 +160,9 @@ std::string Minter::encode_claims(const MintRequest& request, std::int64_t now, 
   json::append_dump(payload, request.scopes);
   if (scopes_end != nullptr) *scopes_end = payload.size();
   payload += ",\"iat\":";
-  append_integer(payload, now);
+  text::append_decimal(payload, now);
   payload += ",\"exp\":";
-  append_integer(payload, now + request.ttl_seconds);
+  text::append_decimal(payload, now + request.ttl_seconds);
   payload += iss_aud_;
   payload += ",\"sub\":";
   json::append_string_literal(payload, request.sender);
@@ -193,7 +185,7 @@ Result<Minted, ApiError> Minter::issue(const keys::KeySet& keys, std::int64_t no
   body += kSenderMember;
   json::append_string_literal(body, request.sender);
   body += kExpiresMember;
-  append_integer(body, request.ttl_seconds);
+  text::append_decimal(body, request.ttl_seconds);
   body += '}';
   const std::int64_t exp = now + request.ttl_seconds;
   return Minted{std::move(request), now, exp, key.kid, key.alg(), std::move(body), std::move(claims), scopes_end};
