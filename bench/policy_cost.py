@@ -17,6 +17,7 @@ import argparse
 import hashlib
 import json
 import os
+import random
 import secrets
 import statistics
 import tempfile
@@ -70,6 +71,13 @@ def median(rows, key):
     return statistics.median(r[key] for r in rows)
 
 
+def median_interval(values, resamples=10000, seed=1):
+    """A 95 % percentile-bootstrap interval for the median of `values`: how far the second decimal can be trusted."""
+    rng = random.Random(seed)
+    medians = sorted(statistics.median(rng.choices(values, k=len(values))) for _ in range(resamples))
+    return medians[int(0.025 * resamples)], medians[int(0.975 * resamples) - 1]
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--rounds", type=int, default=3)
@@ -119,7 +127,9 @@ def main():
           + (f"; redis-server {median(rows['callers+redis'], 'redis_cpu_us_per_req'):.1f} more with Redis" if redis else ""))
     for name in [n for n in rows if n != "open"]:
         ratios = [c["cpu_us_per_req"] / o["cpu_us_per_req"] for o, c in zip(rows["open"], rows[name])]
-        print(f"{name} / open per round: {', '.join(f'{r:.3f}' for r in ratios)}; median {statistics.median(ratios):.3f}")
+        low, high = median_interval(ratios)
+        print(f"{name} / open per round: {', '.join(f'{r:.3f}' for r in ratios)}; median {statistics.median(ratios):.3f}"
+              f" (95 % bootstrap interval {low:.3f}-{high:.3f})")
     for key in ("p50_ms", "p99_ms") if redis else ():
         local, shared = (median(latency[n], key) * 1e3 for n in ("callers+rate", "callers+redis"))
         print(f"median {key[:3]} (c={args.latency_conns}): in process {local:.0f} us, Redis {shared:.0f} us, "
