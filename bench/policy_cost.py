@@ -86,11 +86,14 @@ def main():
     ap.add_argument("--latency-conns", type=int, default=1,
                     help="connections of the latency runs (in-process against Redis buckets)")
     ap.add_argument("--no-redis", action="store_true", help="open and callers only (a build without the Redis limiter)")
+    ap.add_argument("--only", help="comma-separated variants to run besides open (callers, callers+rate, callers+redis): "
+                                   "more rounds of one comparison in the same time")
     ap.add_argument("binary")
     args = ap.parse_args()
 
     _, _, path, body = load.SCENARIOS["mint-es256"]
-    redis = None if args.no_redis else load.Redis()
+    needs_redis = not args.no_redis and (not args.only or "callers+redis" in args.only.split(","))
+    redis = load.Redis() if needs_redis else None
     try:
         with tempfile.TemporaryDirectory() as directory:
             audit = {"MACP_AUTH_AUDIT_LOG": os.path.join(directory, "audit.log")}
@@ -103,8 +106,13 @@ def main():
             if redis:
                 variants["callers+redis"] = ({**with_rate, "MACP_AUTH_RATE_LIMIT_REDIS_URL": redis.url()},
                                              f"Bearer {rated_secret}")
+            if args.only:
+                wanted = {"open", *args.only.split(",")}
+                if not wanted <= set(variants):
+                    raise SystemExit(f"--only: unknown variant among {sorted(wanted - set(variants))}")
+                variants = {name: value for name, value in variants.items() if name in wanted}
             rows = {name: [] for name in variants}
-            latency = {name: [] for name in ("callers+rate", "callers+redis")} if redis else {}
+            latency = {name: [] for name in ("callers+rate", "callers+redis")} if redis and not args.only else {}
             for round_no in range(1, args.rounds + 1):
                 for name, (env, authorization) in variants.items():
                     row = run(args, env, authorization, path, body, args.conns, redis if "redis" in name else None)
@@ -124,13 +132,13 @@ def main():
 
     cpu = {name: median(runs, "cpu_us_per_req") for name, runs in rows.items()}
     print(f"median service CPU us/req (c={args.conns}): " + ", ".join(f"{n} {v:.1f}" for n, v in cpu.items())
-          + (f"; redis-server {median(rows['callers+redis'], 'redis_cpu_us_per_req'):.1f} more with Redis" if redis else ""))
+          + (f"; redis-server {median(rows['callers+redis'], 'redis_cpu_us_per_req'):.1f} more with Redis" if "callers+redis" in rows else ""))
     for name in [n for n in rows if n != "open"]:
         ratios = [c["cpu_us_per_req"] / o["cpu_us_per_req"] for o, c in zip(rows["open"], rows[name])]
         low, high = median_interval(ratios)
         print(f"{name} / open per round: {', '.join(f'{r:.3f}' for r in ratios)}; median {statistics.median(ratios):.3f}"
               f" (95 % bootstrap interval {low:.3f}-{high:.3f})")
-    for key in ("p50_ms", "p99_ms") if redis else ():
+    for key in ("p50_ms", "p99_ms") if latency else ():
         local, shared = (median(latency[n], key) * 1e3 for n in ("callers+rate", "callers+redis"))
         print(f"median {key[:3]} (c={args.latency_conns}): in process {local:.0f} us, Redis {shared:.0f} us, "
               f"added {shared - local:+.0f} us")
